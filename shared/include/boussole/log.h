@@ -1,0 +1,57 @@
+/*
+ * Logs: one JSON object per line on a file descriptor (stdout in every service), with time,
+ * level, service, and the request and trace ids of the call being served. Each line is written
+ * with a single write(2), so lines from different threads never interleave.
+ *
+ * Never log a payload, a token, a key or any field that is stored encrypted: the log of a
+ * whole test run is checked for them (tests/integration).
+ */
+#ifndef BOUSSOLE_LOG_H
+#define BOUSSOLE_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum {
+    BSL_LOG_DEBUG = 0,
+    BSL_LOG_INFO = 1,
+    BSL_LOG_WARN = 2,
+    BSL_LOG_ERROR = 3,
+} bsl_log_level;
+
+typedef struct bsl_logger bsl_logger;
+
+/* An extra key of a log line: a string (str != NULL) or an integer. */
+typedef struct bsl_log_field {
+    const char *key;
+    const char *str;
+    long long num;
+} bsl_log_field;
+
+#define BSL_LOG_STR(k, v) ((bsl_log_field){ .key = (k), .str = (v) ? (v) : "" })
+#define BSL_LOG_INT(k, v) ((bsl_log_field){ .key = (k), .str = NULL, .num = (long long)(v) })
+
+/* Creates a logger writing to `fd` (not closed by the logger). `service` is copied. */
+int bsl_logger_create(bsl_logger **out, const char *service, bsl_log_level min, int fd);
+void bsl_logger_free(bsl_logger *log);
+
+/* Parses "debug", "info", "warn", "error". */
+int bsl_log_level_parse(const char *s, bsl_log_level *out);
+
+bool bsl_log_enabled(const bsl_logger *log, bsl_log_level level);
+
+/* Writes one line. request_id and trace_id may be NULL. A NULL logger writes nothing. */
+void bsl_log(const bsl_logger *log, bsl_log_level level, const char *request_id,
+             const char *trace_id, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Same, with extra fields. */
+void bsl_log_with(const bsl_logger *log, bsl_log_level level, const char *request_id,
+                  const char *trace_id, const bsl_log_field *fields, size_t n_fields,
+                  const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* Appends `s` JSON-escaped (without quotes) to buf[*pos..cap), truncating safely; invalid
+ * UTF-8 bytes become U+FFFD. Returns false when truncated. Shared with the metrics and the
+ * admin endpoints. */
+bool bsl_json_escape(char *buf, size_t cap, size_t *pos, const char *s);
+
+#endif /* BOUSSOLE_LOG_H */

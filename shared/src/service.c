@@ -1,0 +1,296 @@
+#include "boussole/service.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "boussole/admin.h"
+#include "boussole/err.h"
+
+#define MAX_LISTEN 8
+
+struct bsl_service {
+    const bsl_service_spec *spec;
+    struct ev_loop *loop;
+    bsl_logger *log;
+    bsl_metrics *metrics;
+    bsl_clock *clock;
+    bsl_redis *redis;
+    bsl_server *server;
+    bsl_admin *admin;
+    bsl_tls_options tls;
+    ev_signal sigterm, sigint;
+    uint32_t grace_ms;
+};
+
+enum {
+    OPT_LISTEN,
+    OPT_ADMIN,
+    OPT_REDIS,
+    OPT_REDIS_TIMEOUT,
+    OPT_LOG_LEVEL,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CA,
+    OPT_GRACE,
+    OPT_MAX_MSG,
+    OPT_CONTEXTS,
+    OPT_CLOCK,
+    N_COMMON
+};
+
+int bsl_init(void)
+{
+    if (sodium_init() < 0) {
+        return BSL_ECRYPTO;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return BSL_OK;
+}
+
+static void on_drained(bsl_server *srv, void *arg)
+{
+    (void)srv;
+    bsl_service *svc = arg;
+    bsl_log(svc->log, BSL_LOG_INFO, NULL, NULL, "drained; stopping");
+    ev_break(svc->loop, EVBREAK_ALL);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    bsl_service *svc = w->data;
+    if (bsl_server_draining(svc->server)) {
+        return;
+    }
+    bsl_log(svc->log, BSL_LOG_INFO, NULL, NULL, "signal %d: draining for at most %u ms",
+            w->signum, svc->grace_ms);
+    bsl_server_drain(svc->server, svc->grace_ms, on_drained, svc);
+}
+
+static int fail(bsl_service *svc, const char *msg)
+{
+    if (svc->log != NULL) {
+        bsl_log(svc->log, BSL_LOG_ERROR, NULL, NULL, "%s", msg);
+    } else {
+        fprintf(stderr, "%s: %s\n", svc->spec->name, msg);
+    }
+    return 1;
+}
+
+int bsl_service_main(const bsl_service_spec *spec, int argc, char **argv)
+{
+    bsl_option common[N_COMMON] = {
+        [OPT_LISTEN] = { "listen", spec->default_listen, "RPC listen URLs, comma-separated", 0 },
+        [OPT_ADMIN] = { "admin", spec->default_admin, "admin HTTP URL (/healthz /readyz /metrics)",
+                        0 },
+        [OPT_REDIS] = { "redis-url", "redis://127.0.0.1:6379", "Redis URL", 0 },
+        [OPT_REDIS_TIMEOUT] = { "redis-timeout-ms", "1000", "per-command Redis timeout", 0 },
+        [OPT_LOG_LEVEL] = { "log-level", "info", "debug, info, warn or error", 0 },
+        [OPT_TLS_CERT] = { "tls-cert", "", "PEM certificate for tls+tcp:// (mutual TLS)", 0 },
+        [OPT_TLS_KEY] = { "tls-key", "", "PEM private key for tls+tcp://", 0 },
+        [OPT_TLS_CA] = { "tls-ca", "", "PEM CA that signs the other processes", 0 },
+        [OPT_GRACE] = { "grace-ms", "10000", "on SIGTERM, how long calls in flight may finish",
+                        0 },
+        [OPT_MAX_MSG] = { "max-message-bytes", "1048576", "largest request accepted", 0 },
+        [OPT_CONTEXTS] = { "contexts", "256", "requests served at once", 0 },
+        [OPT_CLOCK] = { "clock-file", "", "tests only: file holding a clock offset in ms", 0 },
+    };
+    size_t n_all = N_COMMON + spec->n_options;
+    bsl_option *all = calloc(n_all, sizeof(*all));
+    if (all == NULL) {
+        return 1;
+    }
+    memcpy(all, common, sizeof(common));
+    if (spec->n_options) {
+        memcpy(all + N_COMMON, spec->options, spec->n_options * sizeof(bsl_option));
+    }
+    bsl_service svc_storage;
+    bsl_service *svc = &svc_storage;
+    memset(svc, 0, sizeof(*svc));
+    svc->spec = spec;
+    char err[512];
+    int rv = bsl_options_parse(all, n_all, spec->name, spec->about, argc, argv, err, sizeof(err));
+    if (rv == BSL_EHELP) {
+        free(all);
+        return 0;
+    }
+    if (rv != BSL_OK) {
+        fprintf(stderr, "%s: %s\n", spec->name, err);
+        free(all);
+        return 2;
+    }
+    for (size_t i = 0; i < spec->n_options; i++) {
+        spec->options[i].value = all[N_COMMON + i].value;
+    }
+    if (bsl_init() != BSL_OK) {
+        fprintf(stderr, "%s: libsodium failed to initialise\n", spec->name);
+        free(all);
+        return 1;
+    }
+    int status = 1;
+    bsl_log_level level;
+    uint32_t redis_timeout, max_msg, contexts;
+    if (bsl_log_level_parse(all[OPT_LOG_LEVEL].value, &level) != BSL_OK) {
+        fprintf(stderr, "%s: --log-level must be debug, info, warn or error\n", spec->name);
+        free(all);
+        return 2;
+    }
+    if (bsl_option_u32(all, n_all, "redis-timeout-ms", 1, 60000, &redis_timeout, err,
+                       sizeof(err)) != BSL_OK ||
+        bsl_option_u32(all, n_all, "grace-ms", 0, 600000, &svc->grace_ms, err, sizeof(err)) !=
+            BSL_OK ||
+        bsl_option_u32(all, n_all, "max-message-bytes", 1024, 64u << 20, &max_msg, err,
+                       sizeof(err)) != BSL_OK ||
+        bsl_option_u32(all, n_all, "contexts", 1, 65536, &contexts, err, sizeof(err)) != BSL_OK) {
+        fprintf(stderr, "%s: %s\n", spec->name, err);
+        free(all);
+        return 2;
+    }
+    svc->loop = EV_DEFAULT;
+    svc->tls.cert_file = all[OPT_TLS_CERT].value;
+    svc->tls.key_file = all[OPT_TLS_KEY].value;
+    svc->tls.ca_file = all[OPT_TLS_CA].value;
+
+    char listen_buf[1024];
+    const char *listen[MAX_LISTEN];
+    size_t n_listen = 0;
+    snprintf(listen_buf, sizeof(listen_buf), "%s",
+             all[OPT_LISTEN].value ? all[OPT_LISTEN].value : "");
+    for (char *tok = strtok(listen_buf, ","); tok != NULL && n_listen < MAX_LISTEN;
+         tok = strtok(NULL, ",")) {
+        listen[n_listen++] = tok;
+    }
+
+    if (bsl_logger_create(&svc->log, spec->name, level, STDOUT_FILENO) != BSL_OK ||
+        bsl_metrics_create(&svc->metrics, spec->name, "bsl_rpc") != BSL_OK ||
+        bsl_clock_create(&svc->clock, all[OPT_CLOCK].value) != BSL_OK) {
+        status = fail(svc, "out of memory");
+        goto out;
+    }
+    bsl_redis_options ro = {
+        .url = all[OPT_REDIS].value,
+        .command_timeout_ms = redis_timeout,
+        .log = svc->log,
+        .metrics = svc->metrics,
+    };
+    if (bsl_redis_create(&svc->redis, svc->loop, &ro, err, sizeof(err)) != BSL_OK) {
+        status = fail(svc, err);
+        goto out;
+    }
+    bsl_server_options so = {
+        .service = spec->name,
+        .listen_urls = listen,
+        .n_listen = n_listen,
+        .max_message_bytes = max_msg,
+        .contexts = contexts,
+        .tls = &svc->tls,
+        .redis = svc->redis,
+        .clock = svc->clock,
+        .log = svc->log,
+        .metrics = svc->metrics,
+    };
+    if (bsl_server_create(&svc->server, svc->loop, &so, err, sizeof(err)) != BSL_OK ||
+        bsl_server_add_default_interceptors(svc->server) != BSL_OK) {
+        status = fail(svc, err);
+        goto out;
+    }
+    if (spec->init != NULL && spec->init(svc, spec->app, err, sizeof(err)) != BSL_OK) {
+        status = fail(svc, err);
+        goto out;
+    }
+    if (bsl_server_start(svc->server, err, sizeof(err)) != BSL_OK) {
+        status = fail(svc, err);
+        goto out;
+    }
+    if (all[OPT_ADMIN].value != NULL && all[OPT_ADMIN].value[0] != '\0' &&
+        bsl_admin_start(&svc->admin, all[OPT_ADMIN].value, svc->metrics, bsl_server_ready,
+                        svc->server, err, sizeof(err)) != BSL_OK) {
+        status = fail(svc, err);
+        goto out;
+    }
+    ev_signal_init(&svc->sigterm, on_signal, SIGTERM);
+    svc->sigterm.data = svc;
+    ev_signal_start(svc->loop, &svc->sigterm);
+    ev_signal_init(&svc->sigint, on_signal, SIGINT);
+    svc->sigint.data = svc;
+    ev_signal_start(svc->loop, &svc->sigint);
+    ev_unref(svc->loop);
+    ev_unref(svc->loop);
+
+    char port_info[64] = "";
+    int port = bsl_server_port(svc->server, 0);
+    if (port > 0) {
+        snprintf(port_info, sizeof(port_info), " (tcp port %d)", port);
+    }
+    bsl_log(svc->log, BSL_LOG_INFO, NULL, NULL, "serving on %s%s, admin on %s",
+            all[OPT_LISTEN].value, port_info,
+            all[OPT_ADMIN].value && all[OPT_ADMIN].value[0] ? all[OPT_ADMIN].value : "(none)");
+    ev_run(svc->loop, 0);
+    status = 0;
+    ev_ref(svc->loop);
+    ev_ref(svc->loop);
+    ev_signal_stop(svc->loop, &svc->sigterm);
+    ev_signal_stop(svc->loop, &svc->sigint);
+out:
+    if (spec->fini != NULL && svc->server != NULL) {
+        spec->fini(svc, spec->app);
+    }
+    bsl_admin_stop(svc->admin);
+    /* Redis before the server: its pending callbacks finish calls the server still holds. */
+    bsl_redis_free(svc->redis);
+    bsl_server_free(svc->server);
+    bsl_clock_free(svc->clock);
+    bsl_metrics_free(svc->metrics);
+    if (status == 0) {
+        bsl_log(svc->log, BSL_LOG_INFO, NULL, NULL, "stopped");
+    }
+    bsl_logger_free(svc->log);
+    free(all);
+    return status;
+}
+
+struct ev_loop *bsl_service_loop(const bsl_service *svc)
+{
+    return svc->loop;
+}
+
+bsl_server *bsl_service_server(const bsl_service *svc)
+{
+    return svc->server;
+}
+
+bsl_redis *bsl_service_redis(const bsl_service *svc)
+{
+    return svc->redis;
+}
+
+const bsl_logger *bsl_service_log(const bsl_service *svc)
+{
+    return svc->log;
+}
+
+bsl_metrics *bsl_service_metrics(const bsl_service *svc)
+{
+    return svc->metrics;
+}
+
+bsl_clock *bsl_service_clock(const bsl_service *svc)
+{
+    return svc->clock;
+}
+
+const bsl_tls_options *bsl_service_tls(const bsl_service *svc)
+{
+    return &svc->tls;
+}
+
+const char *bsl_service_option(const bsl_service *svc, const char *name)
+{
+    return bsl_option_get(svc->spec->options, svc->spec->n_options, name);
+}

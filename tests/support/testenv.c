@@ -1,0 +1,456 @@
+#include "testenv.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+/* Every process started, for the atexit safety net. */
+static te_env *current;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "testenv: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    if (current != NULL) {
+        te_fini(current);
+    }
+    exit(1);
+}
+
+void te_sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+long long te_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int te_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        die("cannot find a free port: %s", strerror(errno));
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static void atexit_kill(void)
+{
+    if (current != NULL) {
+        te_fini(current);
+    }
+}
+
+void te_init(te_env *te, const char *name)
+{
+    memset(te, 0, sizeof(*te));
+    const char *build = getenv("BSL_BUILD_DIR");
+    const char *source = getenv("BSL_SOURCE_DIR");
+    if (build == NULL || source == NULL) {
+        die("BSL_BUILD_DIR and BSL_SOURCE_DIR must be set (ctest sets them)");
+    }
+    snprintf(te->build, sizeof(te->build), "%s", build);
+    snprintf(te->source, sizeof(te->source), "%s", source);
+    char base[600];
+    snprintf(base, sizeof(base), "%s/testrun", build);
+    mkdir(base, 0700);
+    snprintf(te->dir, sizeof(te->dir), "%s/testrun/%s-%d", build, name, (int)getpid());
+    mkdir(te->dir, 0700);
+    /* A fixed test key: tests must be reproducible, and this key protects nothing real. */
+    snprintf(te->master_keys, sizeof(te->master_keys),
+             "test1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+    snprintf(te->clock_file, sizeof(te->clock_file), "%s/clock-offset", te->dir);
+    te_clock_set(te, 0);
+    if (current == NULL) {
+        atexit(atexit_kill);
+    }
+    current = te;
+}
+
+static void kill_proc(te_proc *p)
+{
+    if (p->pid > 0) {
+        kill(p->pid, SIGCONT);
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, NULL, 0);
+        p->pid = 0;
+    }
+}
+
+void te_fini(te_env *te)
+{
+    for (size_t i = 0; i < te->n_procs; i++) {
+        kill_proc(te->procs[i]);
+    }
+    te->n_procs = 0;
+    kill_proc(&te->redis);
+    if (current == te) {
+        current = NULL;
+    }
+}
+
+static void spawn(te_proc *p)
+{
+    int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd < 0) {
+        die("cannot open %s: %s", p->log, strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        die("fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+        setpgid(0, 0);
+        if (p->envp[0] != NULL) {
+            for (size_t i = 0; p->envp[i] != NULL; i++) {
+                putenv(p->envp[i]);
+            }
+        }
+        execv(p->binary, p->argv);
+        fprintf(stderr, "exec %s: %s\n", p->binary, strerror(errno));
+        _exit(127);
+    }
+    close(fd);
+    p->pid = pid;
+}
+
+static void track(te_env *te, te_proc *p)
+{
+    for (size_t i = 0; i < te->n_procs; i++) {
+        if (te->procs[i] == p) {
+            return;
+        }
+    }
+    if (te->n_procs == TE_MAX_PROCS) {
+        die("too many processes");
+    }
+    te->procs[te->n_procs++] = p;
+}
+
+char *te_redis_cli(te_env *te, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "redis-cli -p %d %s 2>/dev/null", te->redis_port, args);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL) {
+        die("popen redis-cli");
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    size_t n;
+    while (out != NULL && (n = fread(out + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len + 1 >= cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+        }
+    }
+    pclose(f);
+    if (out == NULL) {
+        die("out of memory");
+    }
+    while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' ')) {
+        len--;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+static void redis_wait(te_env *te)
+{
+    for (int i = 0; i < 200; i++) {
+        char *pong = te_redis_cli(te, "PING");
+        bool ok = strcmp(pong, "PONG") == 0;
+        free(pong);
+        if (ok) {
+            return;
+        }
+        te_sleep_ms(25);
+    }
+    die("redis-server did not start (see %s)", te->redis.log);
+}
+
+static void redis_spawn(te_env *te)
+{
+    te_proc *p = &te->redis;
+    static char port[16];
+    snprintf(port, sizeof(port), "%d", te->redis_port);
+    snprintf(p->binary, sizeof(p->binary), "/usr/bin/redis-server");
+    snprintf(p->name, sizeof(p->name), "redis");
+    snprintf(p->log, sizeof(p->log), "%s/redis.log", te->dir);
+    int i = 0;
+    p->argv[i++] = "redis-server";
+    p->argv[i++] = "--port";
+    p->argv[i++] = port;
+    p->argv[i++] = "--bind";
+    p->argv[i++] = "127.0.0.1";
+    p->argv[i++] = "--dir";
+    p->argv[i++] = te->dir;
+    p->argv[i++] = "--save";
+    p->argv[i++] = "";
+    p->argv[i++] = "--appendonly";
+    p->argv[i++] = te->redis_aof ? "yes" : "no";
+    p->argv[i++] = "--appendfsync";
+    p->argv[i++] = "always";
+    p->argv[i] = NULL;
+    p->envp[0] = NULL;
+    spawn(p);
+    redis_wait(te);
+}
+
+void te_redis_start(te_env *te)
+{
+    te->redis_port = te_free_port();
+    snprintf(te->redis_url, sizeof(te->redis_url), "redis://127.0.0.1:%d", te->redis_port);
+    redis_spawn(te);
+}
+
+void te_redis_signal(te_env *te, int sig)
+{
+    if (te->redis.pid > 0) {
+        kill(te->redis.pid, sig);
+        if (sig == SIGKILL) {
+            waitpid(te->redis.pid, NULL, 0);
+            te->redis.pid = 0;
+        }
+    }
+}
+
+void te_redis_restart(te_env *te)
+{
+    if (te->redis.pid > 0) {
+        te_redis_signal(te, SIGKILL);
+    }
+    redis_spawn(te);
+}
+
+void te_clock_set(te_env *te, long long offset_ms)
+{
+    char tmp[700];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", te->clock_file);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        die("cannot write %s", tmp);
+    }
+    fprintf(f, "%lld\n", offset_ms);
+    fclose(f);
+    rename(tmp, te->clock_file); /* a new inode: its mtime always changes */
+}
+
+int te_http_get(int port, const char *path, char *body, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    struct timeval tv = { 5, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char req[512];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                     path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t rcap = 1 << 20, len = 0;
+    char *resp = malloc(rcap);
+    ssize_t r;
+    while (resp != NULL && len + 1 < rcap && (r = read(fd, resp + len, rcap - len - 1)) > 0) {
+        len += (size_t)r;
+    }
+    close(fd);
+    if (resp == NULL) {
+        return -1;
+    }
+    resp[len] = '\0';
+    int status = -1;
+    sscanf(resp, "HTTP/1.%*d %d", &status);
+    if (body != NULL && cap > 0) {
+        char *b = strstr(resp, "\r\n\r\n");
+        snprintf(body, cap, "%s", b ? b + 4 : "");
+    }
+    free(resp);
+    return status;
+}
+
+static void service_wait_ready(te_env *te, te_proc *p)
+{
+    (void)te;
+    for (int i = 0; i < 400; i++) {
+        int st = te_http_get(p->admin_port, "/readyz", NULL, 0);
+        if (st == 200) {
+            return;
+        }
+        int status;
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            die("%s exited while starting (see %s)", p->name, p->log);
+        }
+        te_sleep_ms(25);
+    }
+    die("%s did not become ready (see %s)", p->name, p->log);
+}
+
+void te_service_start(te_env *te, te_proc *p, const char *name, const char *const *extra_args)
+{
+    memset(p, 0, sizeof(*p));
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    snprintf(p->binary, sizeof(p->binary), "%s/services/%s/boussole-%s", te->build, name, name);
+    p->port = te_free_port();
+    p->admin_port = te_free_port();
+    snprintf(p->url, sizeof(p->url), "tcp://127.0.0.1:%d", p->port);
+    snprintf(p->log, sizeof(p->log), "%s/%s-%d.log", te->dir, name, p->port);
+    int i = 0;
+    p->argv[i++] = strdup(p->binary);
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "--listen=%s", p->url);
+    p->argv[i++] = strdup(buf);
+    snprintf(buf, sizeof(buf), "--admin=http://127.0.0.1:%d", p->admin_port);
+    p->argv[i++] = strdup(buf);
+    snprintf(buf, sizeof(buf), "--redis-url=%s", te->redis_url);
+    p->argv[i++] = strdup(buf);
+    snprintf(buf, sizeof(buf), "--clock-file=%s", te->clock_file);
+    p->argv[i++] = strdup(buf);
+    for (size_t k = 0; extra_args != NULL && extra_args[k] != NULL && i < 30; k++) {
+        p->argv[i++] = strdup(extra_args[k]);
+    }
+    p->argv[i] = NULL;
+    snprintf(buf, sizeof(buf), "BSL_MASTER_KEYS=%s", te->master_keys);
+    p->envp[0] = strdup(buf);
+    p->envp[1] = NULL;
+    track(te, p);
+    spawn(p);
+    service_wait_ready(te, p);
+}
+
+void te_service_restart(te_env *te, te_proc *p)
+{
+    if (p->pid > 0) {
+        kill_proc(p);
+    }
+    spawn(p);
+    service_wait_ready(te, p);
+}
+
+void te_signal(te_proc *p, int sig)
+{
+    if (p->pid > 0) {
+        kill(p->pid, sig);
+    }
+}
+
+int te_wait(te_proc *p, int timeout_ms)
+{
+    long long until = te_now_ms() + timeout_ms;
+    while (te_now_ms() < until) {
+        int status;
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+        if (r == p->pid) {
+            p->pid = 0;
+            if (WIFEXITED(status)) {
+                return WEXITSTATUS(status);
+            }
+            return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+        }
+        te_sleep_ms(10);
+    }
+    kill_proc(p);
+    return -1;
+}
+
+bsl_sync_client *te_client(const char *target)
+{
+    bsl_client_options o = { .target = target, .name = "test" };
+    bsl_sync_client *sc;
+    char err[256];
+    if (bsl_sync_client_create(&sc, &o, err, sizeof(err)) != 0) {
+        die("client for %s: %s", target, err);
+    }
+    /* Wait for the connection, so that a test's first call does not race it. */
+    for (int i = 0; i < 400; i++) {
+        unsigned known, connected;
+        bsl_client_replicas(bsl_sync_client_client(sc), &known, &connected);
+        if (connected > 0) {
+            break;
+        }
+        ev_run(bsl_sync_client_loop(sc), EVRUN_NOWAIT);
+        te_sleep_ms(5);
+    }
+    return sc;
+}
+
+Boussole__V1__RpcResponse *te_raw_call(const char *url, const void *bytes, size_t len,
+                                       int timeout_ms)
+{
+    nng_socket s;
+    if (nng_req0_open(&s) != 0) {
+        return NULL;
+    }
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
+    nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
+    nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    Boussole__V1__RpcResponse *resp = NULL;
+    if (nng_dial(s, url, NULL, 0) == 0 && nng_send(s, (void *)bytes, len, 0) == 0) {
+        void *buf;
+        size_t n;
+        if (nng_recv(s, &buf, &n, NNG_FLAG_ALLOC) == 0) {
+            resp = boussole__v1__rpc_response__unpack(NULL, n, buf);
+            nng_free(buf, n);
+        }
+    }
+    nng_close(s);
+    return resp;
+}
+
+Boussole__V1__Caller te_caller(Boussole__V1__Role role, const char *subject, const char *org)
+{
+    Boussole__V1__Caller c = BOUSSOLE__V1__CALLER__INIT;
+    c.role = role;
+    c.subject = (char *)subject;
+    c.organisation = (char *)(org ? org : "");
+    return c;
+}
