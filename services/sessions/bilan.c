@@ -11,11 +11,10 @@
 
 /* Creates the bilan's hash unless it exists (a repeated idempotency key derives the same id)
  * and answers the stored hash either way. */
-static const char create_script[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
-    "  redis.call('HSET', KEYS[1], unpack(ARGV))\n"
-    "end\n"
-    "return redis.call('HGETALL', KEYS[1])\n";
+static const char create_script[] = "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+                                    "  redis.call('HSET', KEYS[1], unpack(ARGV))\n"
+                                    "end\n"
+                                    "return redis.call('HGETALL', KEYS[1])\n";
 
 int sessions_bilan_init(sessions_app *app)
 {
@@ -70,8 +69,8 @@ static Boussole__V1__Bilan *bilan_from_hash(bsl_call *call, const char *id, cons
     b->version = (uint64_t)num(h, "version");
     b->create_time = bsl_pb_timestamp(a, num(h, "create_ms"));
     b->update_time = bsl_pb_timestamp(a, num(h, "update_ms"));
-    if (!b->id || !b->beneficiary_id || !b->counselor_id || !b->organisation_id ||
-        !b->start_date || !b->end_date || !b->create_time || !b->update_time) {
+    if (!b->id || !b->beneficiary_id || !b->counselor_id || !b->organisation_id || !b->start_date ||
+        !b->end_date || !b->create_time || !b->update_time) {
         return NULL;
     }
     return b;
@@ -234,25 +233,37 @@ void sessions_create_bilan(Boussole__V1__SessionService_Service *service,
     snprintf(ms, sizeof(ms), "%lld", now);
     const char *argv[] = {
         key,
-        "beneficiary", in->beneficiary_id,
-        "counselor", counselor_id,
-        "organisation", in->organisation_id,
-        "funding", funding,
-        "planned_hours", hours,
-        "start_date", in->start_date,
-        "end_date", in->end_date,
-        "status", status,
-        "phase", phase,
-        "version", "1",
-        "create_ms", ms,
-        "update_ms", ms,
+        "beneficiary",
+        in->beneficiary_id,
+        "counselor",
+        counselor_id,
+        "organisation",
+        in->organisation_id,
+        "funding",
+        funding,
+        "planned_hours",
+        hours,
+        "start_date",
+        in->start_date,
+        "end_date",
+        in->end_date,
+        "status",
+        status,
+        "phase",
+        phase,
+        "version",
+        "1",
+        "create_ms",
+        ms,
+        "update_ms",
+        ms,
     };
     size_t lens[sizeof(argv) / sizeof(argv[0])];
     for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++) {
         lens[i] = strlen(argv[i]);
     }
-    int rv = bsl_redis_eval(app->redis, app->create_bilan, bsl_call_remaining_ms(call),
-                            on_created, op, 1, (int)(sizeof(argv) / sizeof(argv[0])), argv, lens);
+    int rv = bsl_redis_eval(app->redis, app->create_bilan, bsl_call_remaining_ms(call), on_created,
+                            op, 1, (int)(sizeof(argv) / sizeof(argv[0])), argv, lens);
     if (rv != BSL_OK) {
         bsl_call_fail_err(call, rv, "storing the bilan");
     }

@@ -13,7 +13,14 @@ static int init(bsl_service *svc, void *arg, char *errbuf, size_t errlen)
     boussole__v1__session_service__init(&app->service, NULL);
     app->service.create_bilan = sessions_create_bilan;
     app->service.get_bilan = sessions_get_bilan;
+    app->service.get_bilan_access = sessions_get_bilan_access;
+    app->service.report_questionnaire_completed = sessions_report_questionnaire_completed;
+    app->service.report_synthesis_finalised = sessions_report_synthesis_finalised;
+    app->service.list_ended_bilans = sessions_list_ended_bilans;
     int rv = sessions_bilan_init(app);
+    if (rv == BSL_OK) {
+        rv = sessions_internal_init(app);
+    }
     if (rv == BSL_OK) {
         rv = bsl_server_add_service(bsl_service_server(svc), &app->service.base);
     }

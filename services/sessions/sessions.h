@@ -14,6 +14,8 @@ typedef struct sessions_app {
     bsl_redis *redis;
     bsl_clock *clock;
     bsl_redis_script *create_bilan;
+    bsl_redis_script *report_questionnaire;
+    bsl_redis_script *report_synthesis;
 } sessions_app;
 
 static inline sessions_app *sessions_of(Boussole__V1__SessionService_Service *service)
@@ -29,5 +31,23 @@ void sessions_create_bilan(Boussole__V1__SessionService_Service *service,
 void sessions_get_bilan(Boussole__V1__SessionService_Service *service,
                         const Boussole__V1__GetBilanRequest *in,
                         Boussole__V1__Bilan_Closure closure, void *closure_data);
+
+/* internal.c */
+int sessions_internal_init(sessions_app *app);
+void sessions_get_bilan_access(Boussole__V1__SessionService_Service *service,
+                               const Boussole__V1__GetBilanAccessRequest *in,
+                               Boussole__V1__BilanAccess_Closure closure, void *closure_data);
+void sessions_report_questionnaire_completed(
+    Boussole__V1__SessionService_Service *service,
+    const Boussole__V1__ReportQuestionnaireCompletedRequest *in,
+    Boussole__V1__ReportQuestionnaireCompletedResponse_Closure closure, void *closure_data);
+void sessions_report_synthesis_finalised(
+    Boussole__V1__SessionService_Service *service,
+    const Boussole__V1__ReportSynthesisFinalisedRequest *in,
+    Boussole__V1__ReportSynthesisFinalisedResponse_Closure closure, void *closure_data);
+void sessions_list_ended_bilans(Boussole__V1__SessionService_Service *service,
+                                const Boussole__V1__ListEndedBilansRequest *in,
+                                Boussole__V1__ListEndedBilansResponse_Closure closure,
+                                void *closure_data);
 
 #endif

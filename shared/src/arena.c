@@ -8,7 +8,7 @@
 /* The first chunk is inline-sized for a typical call (an envelope and a small message); later
  * chunks double, and an allocation larger than a chunk gets a chunk of its own. */
 #define FIRST_CHUNK 4096
-#define ALIGN 16
+#define ALIGN       16
 
 typedef struct chunk {
     struct chunk *next;

@@ -32,8 +32,7 @@ static void health_check(Boussole__V1__Health_Service *service,
 
 static void reflection_list(Boussole__V1__Reflection_Service *service,
                             const Boussole__V1__ListServicesRequest *in,
-                            Boussole__V1__ListServicesResponse_Closure closure,
-                            void *closure_data)
+                            Boussole__V1__ListServicesResponse_Closure closure, void *closure_data)
 {
     (void)service;
     (void)in;

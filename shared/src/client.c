@@ -24,10 +24,10 @@
 #include "boussole/evnng.h"
 #include "boussole/id.h"
 
-#define MAX_TARGETS 16
-#define EJECT_AFTER 3          /* deadlines in a row on one replica */
-#define PROBE_INTERVAL_S 1.0   /* health checks of a replica set aside */
-#define PROBE_DEADLINE_MS 500
+#define MAX_TARGETS        16
+#define EJECT_AFTER        3   /* deadlines in a row on one replica */
+#define PROBE_INTERVAL_S   1.0 /* health checks of a replica set aside */
+#define PROBE_DEADLINE_MS  500
 #define RESPONSE_MAX_BYTES (16u << 20)
 
 typedef struct bsl_client_call ccall;
@@ -577,9 +577,9 @@ static void replica_close(bsl_client *c, replica *r)
 
 /* ---- probes of replicas set aside ---------------------------------------------------- */
 
-static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *payload,
-                      size_t len, const bsl_call_opts *opts, bool typed, replica *forced,
-                      bsl_client_cb cb, void *arg);
+static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *payload, size_t len,
+                      const bsl_call_opts *opts, bool typed, replica *forced, bsl_client_cb cb,
+                      void *arg);
 
 static void probe_stop(bsl_client *c, replica *r)
 {
@@ -822,9 +822,9 @@ static char *adup(bsl_arena *a, const char *s)
     return bsl_arena_strdup(a, s ? s : "");
 }
 
-static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *payload,
-                      size_t len, const bsl_call_opts *opts, bool typed, replica *forced,
-                      bsl_client_cb cb, void *arg)
+static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *payload, size_t len,
+                      const bsl_call_opts *opts, bool typed, replica *forced, bsl_client_cb cb,
+                      void *arg)
 {
     static const bsl_call_opts none;
     if (opts == NULL) {
@@ -895,12 +895,12 @@ static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *pa
         }
     }
     if (k->req.request_id == NULL || k->md.trace_id == NULL || k->md.parent_span_id == NULL ||
-        k->md.idempotency_key == NULL || (opts->caller && (!k->caller.subject ||
-                                                           !k->caller.organisation))) {
+        k->md.idempotency_key == NULL ||
+        (opts->caller && (!k->caller.subject || !k->caller.organisation))) {
         bsl_arena_free(ar);
         return BSL_ENOMEM;
     }
-    uint32_t budget = opts->deadline_ms ? opts->deadline_ms
+    uint32_t budget = opts->deadline_ms       ? opts->deadline_ms
                       : m->default_timeout_ms ? m->default_timeout_ms
                                               : c->o.default_deadline_ms;
     k->deadline_at = ev_now(c->loop) + budget / 1e3;
@@ -916,8 +916,8 @@ static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *pa
     return BSL_OK;
 }
 
-int bsl_client_call_raw(bsl_client *c, const bsl_method_info *m, const uint8_t *payload,
-                        size_t len, const bsl_call_opts *opts, bsl_client_cb cb, void *arg)
+int bsl_client_call_raw(bsl_client *c, const bsl_method_info *m, const uint8_t *payload, size_t len,
+                        const bsl_call_opts *opts, bsl_client_cb cb, void *arg)
 {
     return call_start(c, m, payload, len, opts, false, NULL, cb, arg);
 }
@@ -996,8 +996,10 @@ int bsl_client_create(bsl_client **out, struct ev_loop *loop, const bsl_client_o
         const char *comma = strchr(t, ',');
         size_t len = comma ? (size_t)(comma - t) : strlen(t);
         if (c->n_targets == MAX_TARGETS || parse_target(&c->targets[c->n_targets], t, len) != 0) {
-            snprintf(errbuf, errlen, "%s: invalid target '%.*s' (tcp://host:port, "
-                     "tls+tcp://host:port, ipc:///path or inproc://name)", c->name, (int)len, t);
+            snprintf(errbuf, errlen,
+                     "%s: invalid target '%.*s' (tcp://host:port, "
+                     "tls+tcp://host:port, ipc:///path or inproc://name)",
+                     c->name, (int)len, t);
             free(c);
             return BSL_EINVAL;
         }

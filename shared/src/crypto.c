@@ -9,11 +9,11 @@
 #include "boussole/err.h"
 
 #define MAX_MASTER_KEYS 8
-#define CACHE_SLOTS 512
-#define SEAL_VERSION 0x01
-#define WRAP_VERSION 'K'
-#define NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define CACHE_SLOTS     512
+#define SEAL_VERSION    0x01
+#define WRAP_VERSION    'K'
+#define NONCE_BYTES     crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG_BYTES       crypto_aead_xchacha20poly1305_ietf_ABYTES
 
 typedef struct master_key {
     char id[16];
@@ -391,8 +391,8 @@ static void on_get(const redisReply *reply, int err, void *arg)
             return;
         }
         op->wrapped_len = wrap(kr, &kr->keys[0], op->name, &op->dek, op->wrapped);
-        if (bsl_redis_command(kr->keystore, op->timeout_ms, on_set_nx, op, "SET %s %b NX",
-                              op->name, op->wrapped, op->wrapped_len) != BSL_OK) {
+        if (bsl_redis_command(kr->keystore, op->timeout_ms, on_set_nx, op, "SET %s %b NX", op->name,
+                              op->wrapped, op->wrapped_len) != BSL_OK) {
             op_answer(op, BSL_ENOMEM);
         }
         return;
@@ -452,8 +452,7 @@ int bsl_dek_get(bsl_keyring *kr, const char *bilan_id, const char *scope, bool c
 
 /* ---- sealing ------------------------------------------------------------------------ */
 
-void bsl_seal(const bsl_dek *dek, const char *ad, const void *plain, size_t len,
-              unsigned char *out)
+void bsl_seal(const bsl_dek *dek, const char *ad, const void *plain, size_t len, unsigned char *out)
 {
     out[0] = SEAL_VERSION;
     memcpy(out + 1, dek->id, BSL_DEK_ID_BYTES);
@@ -465,8 +464,8 @@ void bsl_seal(const bsl_dek *dek, const char *ad, const void *plain, size_t len,
                                                NULL, nonce, dek->key);
 }
 
-int bsl_open(const bsl_dek *dek, const char *ad, const unsigned char *sealed, size_t len,
-             char *out, size_t *out_len)
+int bsl_open(const bsl_dek *dek, const char *ad, const unsigned char *sealed, size_t len, char *out,
+             size_t *out_len)
 {
     if (len < BSL_SEAL_OVERHEAD || sealed[0] != SEAL_VERSION ||
         memcmp(sealed + 1, dek->id, BSL_DEK_ID_BYTES) != 0) {

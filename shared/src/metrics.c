@@ -9,13 +9,12 @@
 #include "boussole/err.h"
 #include "boussole/status.h"
 
-#define MAX_METHODS 256
+#define MAX_METHODS  256
 #define MAX_COUNTERS 64
 
 /* Upper bounds in seconds: from 100 µs (a no-op call) to 10 s (the longest deadline). */
-static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                  0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
-                                  5,      10 };
+static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                  0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10 };
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 typedef struct {

@@ -11,7 +11,7 @@
 
 #include "boussole/err.h"
 
-#define MAX_SCRIPTS 64
+#define MAX_SCRIPTS  64
 #define WEDGED_AFTER 3 /* timeouts in a row without a reply */
 
 typedef enum { ST_DISCONNECTED, ST_CONNECTING, ST_HANDSHAKE, ST_READY, ST_CLOSING } conn_state;
@@ -74,8 +74,7 @@ static void drop_connection(bsl_redis *r, const char *why);
 static void log_warn(bsl_redis *r, const char *what, const char *detail)
 {
     bsl_log_with(r->log, BSL_LOG_WARN, NULL, NULL,
-                 (bsl_log_field[]){ BSL_LOG_STR("component", r->name) }, 1, "%s: %s", what,
-                 detail);
+                 (bsl_log_field[]){ BSL_LOG_STR("component", r->name) }, 1, "%s: %s", what, detail);
 }
 
 /* ---- URL ---------------------------------------------------------------------------- */
@@ -144,8 +143,10 @@ static int parse_url(bsl_redis *r, const char *url, char *errbuf, size_t errlen)
     return BSL_OK;
 bad:
     /* The URL may hold a password: do not echo it. */
-    snprintf(errbuf, errlen, "%s: invalid Redis URL (expected redis://[:password@]host:port[/db] "
-             "or unix:///path)", r->name);
+    snprintf(errbuf, errlen,
+             "%s: invalid Redis URL (expected redis://[:password@]host:port[/db] "
+             "or unix:///path)",
+             r->name);
     return BSL_EINVAL;
 }
 
@@ -196,7 +197,7 @@ static void op_finish(redis_op *op, const redisReply *reply, int err)
 /* Errors that mean "Redis cannot serve right now", not "your command is wrong". */
 static bool transient_error(const redisReply *rep)
 {
-    static const char *const prefixes[] = { "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN",
+    static const char *const prefixes[] = { "LOADING",     "BUSY",   "MASTERDOWN", "TRYAGAIN",
                                             "CLUSTERDOWN", "NOAUTH", "READONLY" };
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
         size_t n = strlen(prefixes[i]);

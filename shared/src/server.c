@@ -18,12 +18,12 @@
 #include "boussole/pbcheck.h"
 #include "server_internal.h"
 
-#define MAX_SERVICES 16
+#define MAX_SERVICES     16
 #define MAX_INTERCEPTORS 16
-#define MAX_LISTENERS 8
-#define IDEM_TTL_MS (60 * 60 * 1000) /* replays answered from the cache for an hour */
-#define IDEM_POLL_S 0.02             /* while another replica holds the key */
-#define IDEM_KEY_MAX 128
+#define MAX_LISTENERS    8
+#define IDEM_TTL_MS      (60 * 60 * 1000) /* replays answered from the cache for an hour */
+#define IDEM_POLL_S      0.02             /* while another replica holds the key */
+#define IDEM_KEY_MAX     128
 
 typedef enum { SLOT_IDLE, SLOT_RECV, SLOT_BUSY, SLOT_SEND } slot_state;
 
@@ -34,8 +34,8 @@ typedef struct slot {
     nng_aio *aio;
     bsl_evnng_task task;
     slot_state state;
-    int result;           /* aio result, read on the loop */
-    _Atomic int posted;   /* a task is queued for this slot */
+    int result;         /* aio result, read on the loop */
+    _Atomic int posted; /* a task is queued for this slot */
 } slot;
 
 typedef struct served {
@@ -417,9 +417,8 @@ void bsl_call_reply(bsl_call *call, const ProtobufCMessage *reply)
         call_maybe_free(call);
         return;
     }
-    const ProtobufCMessageDescriptor *want = call->svc->service->descriptor
-                                                 ->methods[call->method->index]
-                                                 .output;
+    const ProtobufCMessageDescriptor *want =
+        call->svc->service->descriptor->methods[call->method->index].output;
     if (reply == NULL || reply->descriptor != want) {
         call->status = BSL_STATUS_INTERNAL;
         call->message = "the handler answered with the wrong message type";
@@ -449,8 +448,8 @@ void bsl_call_reply(bsl_call *call, const ProtobufCMessage *reply)
             sbuf[0] = 'R';
             boussole__v1__rpc_response__pack(&stored, sbuf + 1);
             int rv = bsl_redis_command(call->srv->o.redis, bsl_call_remaining_ms(call) + 1,
-                                       on_idem_stored, call, "SET %s %b XX PX %d",
-                                       call->idem_key, sbuf, slen + 1, IDEM_TTL_MS);
+                                       on_idem_stored, call, "SET %s %b XX PX %d", call->idem_key,
+                                       sbuf, slen + 1, IDEM_TTL_MS);
             if (rv == BSL_OK) {
                 call->idem_busy = true;
                 return;
@@ -505,8 +504,8 @@ static void on_idem_poll(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void answer_from_stored(bsl_call *call, const char *data, size_t len)
 {
-    Boussole__V1__RpcResponse *stored = boussole__v1__rpc_response__unpack(
-        bsl_call_allocator(call), len, (const uint8_t *)data);
+    Boussole__V1__RpcResponse *stored =
+        boussole__v1__rpc_response__unpack(bsl_call_allocator(call), len, (const uint8_t *)data);
     if (stored == NULL) {
         call->status = BSL_STATUS_INTERNAL;
         call->message = "the stored answer of this idempotency key is unreadable";
@@ -668,8 +667,8 @@ static void handle_request(slot *s, nng_msg *msg)
     if (!bsl_pb_check(&boussole__v1__rpc_request__descriptor, nng_msg_body(msg), len, path,
                       sizeof(path), why, sizeof(why))) {
         nng_msg_free(msg);
-        char *m = bsl_arena_printf(call->arena, "request envelope%s%s: %s", path[0] ? " field " : "",
-                                   path, why);
+        char *m = bsl_arena_printf(call->arena, "request envelope%s%s: %s",
+                                   path[0] ? " field " : "", path, why);
         fail_early(call, BSL_STATUS_INVALID_ARGUMENT, m ? m : "bad request envelope");
         return;
     }
@@ -706,7 +705,8 @@ static void handle_request(slot *s, nng_msg *msg)
     }
     int32_t budget = call->req->deadline_ms;
     if (budget < 0) {
-        fail_early(call, BSL_STATUS_DEADLINE_EXCEEDED, "the deadline passed before the call arrived");
+        fail_early(call, BSL_STATUS_DEADLINE_EXCEEDED,
+                   "the deadline passed before the call arrived");
         return;
     }
     if (budget == 0) {
@@ -720,7 +720,8 @@ static void handle_request(slot *s, nng_msg *msg)
     ev_timer_set(&call->deadline, budget / 1e3, 0.);
     ev_timer_start(srv->loop, &call->deadline);
 
-    const ProtobufCMethodDescriptor *md = &call->svc->service->descriptor->methods[call->method->index];
+    const ProtobufCMethodDescriptor *md =
+        &call->svc->service->descriptor->methods[call->method->index];
     ProtobufCBinaryData *p = &call->req->payload;
     if (!bsl_pb_check(md->input, p->data, p->len, path, sizeof(path), why, sizeof(why))) {
         if (path[0] != '\0') {
@@ -1223,10 +1224,10 @@ static void ic_log(bsl_call *call, void *arg)
     (void)arg;
     bsl_server *srv = call->srv;
     bsl_status st = call->status;
-    bsl_log_level lvl = (st == BSL_STATUS_INTERNAL || st == BSL_STATUS_UNKNOWN ||
-                         st == BSL_STATUS_DATA_LOSS)
-                            ? BSL_LOG_ERROR
-                            : BSL_LOG_INFO;
+    bsl_log_level lvl =
+        (st == BSL_STATUS_INTERNAL || st == BSL_STATUS_UNKNOWN || st == BSL_STATUS_DATA_LOSS)
+            ? BSL_LOG_ERROR
+            : BSL_LOG_INFO;
     if (!bsl_log_enabled(srv->o.log, lvl)) {
         return;
     }
@@ -1238,7 +1239,9 @@ static void ic_log(bsl_call *call, void *arg)
         BSL_LOG_STR("caller_role", role_name(c->role)),
     };
     bsl_log_with(srv->o.log, lvl, bsl_call_request_id(call), bsl_call_trace_id(call), f, 4, "%s",
-                 st == BSL_STATUS_OK ? "call" : call->message ? call->message : "");
+                 st == BSL_STATUS_OK ? "call"
+                 : call->message     ? call->message
+                                     : "");
 }
 
 static void ic_metrics(bsl_call *call, void *arg)

@@ -12,6 +12,7 @@
 #include "boussole/err.h"
 
 #define MAX_LISTEN 8
+#define MAX_PEERS  8
 
 struct bsl_service {
     const bsl_service_spec *spec;
@@ -25,6 +26,10 @@ struct bsl_service {
     bsl_tls_options tls;
     ev_signal sigterm, sigint;
     uint32_t grace_ms;
+    bsl_client *peers[MAX_PEERS];
+    bsl_keyring *keyring;
+    bsl_redis *keystore; /* owned only when it is not `redis` */
+    Boussole__V1__Caller caller;
 };
 
 enum {
@@ -40,6 +45,8 @@ enum {
     OPT_MAX_MSG,
     OPT_CONTEXTS,
     OPT_CLOCK,
+    OPT_MASTER_KEYS,
+    OPT_KEYSTORE,
     N_COMMON
 };
 
@@ -68,8 +75,8 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     if (bsl_server_draining(svc->server)) {
         return;
     }
-    bsl_log(svc->log, BSL_LOG_INFO, NULL, NULL, "signal %d: draining for at most %u ms",
-            w->signum, svc->grace_ms);
+    bsl_log(svc->log, BSL_LOG_INFO, NULL, NULL, "signal %d: draining for at most %u ms", w->signum,
+            svc->grace_ms);
     bsl_server_drain(svc->server, svc->grace_ms, on_drained, svc);
 }
 
@@ -95,20 +102,37 @@ int bsl_service_main(const bsl_service_spec *spec, int argc, char **argv)
         [OPT_TLS_CERT] = { "tls-cert", "", "PEM certificate for tls+tcp:// (mutual TLS)", 0 },
         [OPT_TLS_KEY] = { "tls-key", "", "PEM private key for tls+tcp://", 0 },
         [OPT_TLS_CA] = { "tls-ca", "", "PEM CA that signs the other processes", 0 },
-        [OPT_GRACE] = { "grace-ms", "10000", "on SIGTERM, how long calls in flight may finish",
-                        0 },
+        [OPT_GRACE] = { "grace-ms", "10000", "on SIGTERM, how long calls in flight may finish", 0 },
         [OPT_MAX_MSG] = { "max-message-bytes", "1048576", "largest request accepted", 0 },
         [OPT_CONTEXTS] = { "contexts", "256", "requests served at once", 0 },
         [OPT_CLOCK] = { "clock-file", "", "tests only: file holding a clock offset in ms", 0 },
+        [OPT_MASTER_KEYS] = { "master-keys", "",
+                              "master keys id:base64[,id:base64] or @file (first wraps)", 0 },
+        [OPT_KEYSTORE] = { "keystore-url", "",
+                           "Redis holding wrapped data keys (default: "
+                           "--redis-url)",
+                           0 },
     };
-    size_t n_all = N_COMMON + spec->n_options;
+    if (spec->n_peers > MAX_PEERS) {
+        fprintf(stderr, "%s: too many peers\n", spec->name);
+        return 1;
+    }
+    char peer_names[MAX_PEERS][64], peer_help[MAX_PEERS][96];
+    size_t n_all = N_COMMON + spec->n_peers + spec->n_options;
     bsl_option *all = calloc(n_all, sizeof(*all));
     if (all == NULL) {
         return 1;
     }
     memcpy(all, common, sizeof(common));
+    size_t own = N_COMMON + spec->n_peers; /* where the service's own options start */
+    for (size_t i = 0; i < spec->n_peers; i++) {
+        snprintf(peer_names[i], sizeof(peer_names[i]), "%s-url", spec->peers[i]);
+        snprintf(peer_help[i], sizeof(peer_help[i]), "RPC URL(s) of the %s service",
+                 spec->peers[i]);
+        all[N_COMMON + i] = (bsl_option){ peer_names[i], spec->peer_defaults[i], peer_help[i], 0 };
+    }
     if (spec->n_options) {
-        memcpy(all + N_COMMON, spec->options, spec->n_options * sizeof(bsl_option));
+        memcpy(all + own, spec->options, spec->n_options * sizeof(bsl_option));
     }
     bsl_service svc_storage;
     bsl_service *svc = &svc_storage;
@@ -126,7 +150,7 @@ int bsl_service_main(const bsl_service_spec *spec, int argc, char **argv)
         return 2;
     }
     for (size_t i = 0; i < spec->n_options; i++) {
-        spec->options[i].value = all[N_COMMON + i].value;
+        spec->options[i].value = all[own + i].value;
     }
     if (bsl_init() != BSL_OK) {
         fprintf(stderr, "%s: libsodium failed to initialise\n", spec->name);
@@ -182,6 +206,40 @@ int bsl_service_main(const bsl_service_spec *spec, int argc, char **argv)
     if (bsl_redis_create(&svc->redis, svc->loop, &ro, err, sizeof(err)) != BSL_OK) {
         status = fail(svc, err);
         goto out;
+    }
+    if (spec->needs_keyring) {
+        const char *ks = all[OPT_KEYSTORE].value;
+        svc->keystore = svc->redis;
+        if (ks != NULL && ks[0] != '\0' && strcmp(ks, all[OPT_REDIS].value) != 0) {
+            bsl_redis_options ko = ro;
+            ko.url = ks;
+            ko.name = "keystore";
+            if (bsl_redis_create(&svc->keystore, svc->loop, &ko, err, sizeof(err)) != BSL_OK) {
+                svc->keystore = NULL;
+                status = fail(svc, err);
+                goto out;
+            }
+        }
+        if (bsl_keyring_create(&svc->keyring, svc->loop, all[OPT_MASTER_KEYS].value, svc->keystore,
+                               30000, err, sizeof(err)) != BSL_OK) {
+            status = fail(svc, err);
+            goto out;
+        }
+    }
+    svc->caller = (Boussole__V1__Caller)BOUSSOLE__V1__CALLER__INIT;
+    svc->caller.subject = (char *)spec->name;
+    svc->caller.role = BOUSSOLE__V1__ROLE__ROLE_SERVICE;
+    for (size_t i = 0; i < spec->n_peers; i++) {
+        bsl_client_options co = {
+            .target = all[N_COMMON + i].value,
+            .name = spec->peers[i],
+            .tls = &svc->tls,
+            .log = svc->log,
+        };
+        if (bsl_client_create(&svc->peers[i], svc->loop, &co, err, sizeof(err)) != BSL_OK) {
+            status = fail(svc, err);
+            goto out;
+        }
     }
     bsl_server_options so = {
         .service = spec->name,
@@ -242,8 +300,16 @@ out:
         spec->fini(svc, spec->app);
     }
     bsl_admin_stop(svc->admin);
-    /* Redis before the server: its pending callbacks finish calls the server still holds. */
+    /* Clients and Redis before the server: their pending callbacks finish calls the server
+     * still holds. */
+    for (size_t i = 0; i < MAX_PEERS; i++) {
+        bsl_client_free(svc->peers[i]);
+    }
+    if (svc->keystore != svc->redis) {
+        bsl_redis_free(svc->keystore);
+    }
     bsl_redis_free(svc->redis);
+    bsl_keyring_free(svc->keyring); /* after Redis: its pending commands refer to it */
     bsl_server_free(svc->server);
     bsl_clock_free(svc->clock);
     bsl_metrics_free(svc->metrics);
@@ -288,6 +354,31 @@ bsl_clock *bsl_service_clock(const bsl_service *svc)
 const bsl_tls_options *bsl_service_tls(const bsl_service *svc)
 {
     return &svc->tls;
+}
+
+bsl_client *bsl_service_peer(const bsl_service *svc, const char *name)
+{
+    for (size_t i = 0; i < svc->spec->n_peers; i++) {
+        if (strcmp(svc->spec->peers[i], name) == 0) {
+            return svc->peers[i];
+        }
+    }
+    return NULL;
+}
+
+bsl_keyring *bsl_service_keyring(const bsl_service *svc)
+{
+    return svc->keyring;
+}
+
+bsl_redis *bsl_service_keystore(const bsl_service *svc)
+{
+    return svc->keystore;
+}
+
+const Boussole__V1__Caller *bsl_service_caller(const bsl_service *svc)
+{
+    return &svc->caller;
 }
 
 const char *bsl_service_option(const bsl_service *svc, const char *name)

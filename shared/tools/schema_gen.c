@@ -192,8 +192,9 @@ static void read_policy(const Google__Protobuf__MethodOptions *o, method_row *ro
         }
         skip++;
         Boussole__V1__MethodPolicy *p =
-            skip <= u->len ? boussole__v1__method_policy__unpack(NULL, u->len - skip, u->data + skip)
-                           : NULL;
+            skip <= u->len
+                ? boussole__v1__method_policy__unpack(NULL, u->len - skip, u->data + skip)
+                : NULL;
         if (p == NULL) {
             fprintf(stderr, "bsl_schema_gen: %s: malformed MethodPolicy\n", row->full_name);
             exit(1);

@@ -153,8 +153,8 @@ static void field_rules(void **state)
     Boussole__V1__Caller c = counselor();
     bsl_call_opts o = { .caller = &c };
     char msg[256];
-    bsl_status st = bsl_sync_call(sc, "boussole.v1.SessionService/CreateBilan", &req.base, &o,
-                                  NULL, msg, sizeof(msg));
+    bsl_status st = bsl_sync_call(sc, "boussole.v1.SessionService/CreateBilan", &req.base, &o, NULL,
+                                  msg, sizeof(msg));
     assert_int_equal(st, BSL_STATUS_INVALID_ARGUMENT);
     assert_non_null(strstr(msg, "beneficiary_id"));
     const Boussole__V1__RpcResponse *env_resp = bsl_sync_last_envelope(sc);
@@ -346,8 +346,8 @@ static void health_reflection_admin(void **state)
     Boussole__V1__Caller c = counselor();
     bsl_call_opts o = { .caller = &c };
     Boussole__V1__ListServicesRequest lreq = BOUSSOLE__V1__LIST_SERVICES_REQUEST__INIT;
-    assert_int_equal(bsl_sync_call(sc, "boussole.v1.Reflection/ListServices", &lreq.base, &o,
-                                   &resp, msg, sizeof(msg)),
+    assert_int_equal(bsl_sync_call(sc, "boussole.v1.Reflection/ListServices", &lreq.base, &o, &resp,
+                                   msg, sizeof(msg)),
                      BSL_STATUS_OK);
     Boussole__V1__ListServicesResponse *ls = (Boussole__V1__ListServicesResponse *)resp;
     bool found = false;
@@ -413,7 +413,8 @@ static void sigterm_with_calls_in_flight(void **state)
         ev_run(bsl_sync_client_loop(sc), EVRUN_NOWAIT);
         te_sleep_ms(2);
     }
-    if (!getenv("NOTERM")) te_signal(&sessions, SIGTERM);
+    if (!getenv("NOTERM"))
+        te_signal(&sessions, SIGTERM);
     te_sleep_ms(200);
     te_redis_signal(&env, SIGCONT);
     until = te_now_ms() + 8000;

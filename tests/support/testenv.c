@@ -1,4 +1,7 @@
+#define _GNU_SOURCE /* sched_setaffinity */
 #include "testenv.h"
+
+#include <sched.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -137,6 +140,14 @@ static void spawn(te_proc *p)
         dup2(fd, STDERR_FILENO);
         close(fd);
         setpgid(0, 0);
+        /* Benchmarks pin servers to one core and their load to another (TE_SERVER_CPU). */
+        const char *cpu = getenv("TE_SERVER_CPU");
+        if (cpu != NULL && cpu[0] != '\0') {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(atoi(cpu), &set);
+            sched_setaffinity(0, sizeof(set), &set);
+        }
         if (p->envp[0] != NULL) {
             for (size_t i = 0; p->envp[i] != NULL; i++) {
                 putenv(p->envp[i]);
@@ -290,8 +301,8 @@ int te_http_get(int port, const char *path, char *body, size_t cap)
     struct timeval tv = { 5, 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     char req[512];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                     path);
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
         return -1;

@@ -38,13 +38,13 @@ typedef struct bsl_client_options {
     /* Comma-separated URLs: tcp://host:port (host re-resolved), tls+tcp://host:port,
      * ipc:///path, inproc://name. */
     const char *target;
-    const char *name;              /* for logs: "sessions" */
-    uint32_t resolve_interval_ms;  /* default 2000 */
-    uint32_t default_deadline_ms;  /* when neither call nor method gives one; default 10000 */
-    uint32_t connect_wait_ms;      /* how long a call waits for a first connection; 1000 */
-    unsigned max_attempts;         /* sends of one call, retries included; default 3 */
-    size_t max_message_bytes;      /* default 1 MiB */
-    const bsl_tls_options *tls;    /* required for tls+tcp:// */
+    const char *name;             /* for logs: "sessions" */
+    uint32_t resolve_interval_ms; /* default 2000 */
+    uint32_t default_deadline_ms; /* when neither call nor method gives one; default 10000 */
+    uint32_t connect_wait_ms;     /* how long a call waits for a first connection; 1000 */
+    unsigned max_attempts;        /* sends of one call, retries included; default 3 */
+    size_t max_message_bytes;     /* default 1 MiB */
+    const bsl_tls_options *tls;   /* required for tls+tcp:// */
     const bsl_logger *log;
 } bsl_client_options;
 

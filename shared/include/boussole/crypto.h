@@ -29,9 +29,9 @@
 
 #include "boussole/redis.h"
 
-#define BSL_DEK_BYTES 32
-#define BSL_DEK_ID_BYTES 8
-#define BSL_SEAL_OVERHEAD (1 + BSL_DEK_ID_BYTES + 24 + 16)
+#define BSL_DEK_BYTES      32
+#define BSL_DEK_ID_BYTES   8
+#define BSL_SEAL_OVERHEAD  (1 + BSL_DEK_ID_BYTES + 24 + 16)
 #define BSL_SCOPE_NAME_MAX 112 /* "dek:{<id>}:<scope>" */
 
 typedef struct bsl_keyring bsl_keyring;
@@ -52,9 +52,9 @@ int bsl_keyring_create(bsl_keyring **out, struct ev_loop *loop, const char *spec
 void bsl_keyring_free(bsl_keyring *kr);
 
 /* Scopes of data keys. */
-#define BSL_SCOPE_SESSIONS "sessions"
+#define BSL_SCOPE_SESSIONS       "sessions"
 #define BSL_SCOPE_QUESTIONNAIRES "questionnaires"
-#define BSL_SCOPE_SYNTHESES "syntheses"
+#define BSL_SCOPE_SYNTHESES      "syntheses"
 
 /*
  * Called once, on the loop, never from inside bsl_dek_get: err BSL_OK with the key (borrowed
@@ -87,7 +87,7 @@ void bsl_seal(const bsl_dek *dek, const char *ad, const void *plain, size_t len,
 
 /* Opens a sealed value into out (at least len - BSL_SEAL_OVERHEAD bytes + 1; a NUL is added).
  * Returns BSL_OK with *out_len, or BSL_ECRYPTO (wrong key, wrong place, tampered, truncated). */
-int bsl_open(const bsl_dek *dek, const char *ad, const unsigned char *sealed, size_t len,
-             char *out, size_t *out_len);
+int bsl_open(const bsl_dek *dek, const char *ad, const unsigned char *sealed, size_t len, char *out,
+             size_t *out_len);
 
 #endif /* BOUSSOLE_CRYPTO_H */

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define BSL_ID_LEN 26
+#define BSL_ID_LEN      26
 #define BSL_SUBJECT_MAX 128
 
 /* A new random id, NUL-terminated. */

@@ -13,6 +13,8 @@
  *   --tls-cert/--tls-key/--tls-ca  the internal hop's mutual TLS
  *   --grace-ms                     how long SIGTERM waits for calls in flight
  *   --max-message-bytes, --contexts, --clock-file (tests only)
+ *   --<peer>-url                   for each peer service called
+ *   --master-keys, --keystore-url  for services that encrypt
  */
 #ifndef BOUSSOLE_SERVICE_H
 #define BOUSSOLE_SERVICE_H
@@ -21,7 +23,11 @@
 
 #include <ev.h>
 
+#include <stdbool.h>
+
+#include "boussole/client.h"
 #include "boussole/clock.h"
+#include "boussole/crypto.h"
 #include "boussole/config.h"
 #include "boussole/log.h"
 #include "boussole/metrics.h"
@@ -38,6 +44,14 @@ typedef struct bsl_service_spec {
     const char *default_admin;  /* "http://127.0.0.1:9101" */
     bsl_option *options;        /* the service's own options (values filled in) */
     size_t n_options;
+    /* Other services this one calls: for each name ("sessions"), an option --<name>-url
+     * (BSL_<NAME>_URL, default from peer_defaults) and a client, see bsl_service_peer. */
+    const char *const *peers;
+    const char *const *peer_defaults;
+    size_t n_peers;
+    /* Set when the service stores encrypted fields: adds --master-keys (BSL_MASTER_KEYS) and
+     * --keystore-url (default: the Redis URL), and a keyring, see bsl_service_keyring. */
+    bool needs_keyring;
     /* Called after Redis and the server exist, before they start. Returns BSL_OK or an error
      * with a message in errbuf (the process then exits 1). */
     int (*init)(bsl_service *svc, void *app, char *errbuf, size_t errlen);
@@ -60,6 +74,18 @@ const bsl_logger *bsl_service_log(const bsl_service *svc);
 bsl_metrics *bsl_service_metrics(const bsl_service *svc);
 bsl_clock *bsl_service_clock(const bsl_service *svc);
 const bsl_tls_options *bsl_service_tls(const bsl_service *svc);
+
+/* The client of a peer named in spec->peers. */
+bsl_client *bsl_service_peer(const bsl_service *svc, const char *name);
+
+/* The keyring (NULL unless spec->needs_keyring). */
+bsl_keyring *bsl_service_keyring(const bsl_service *svc);
+
+/* The keystore Redis (the main Redis unless --keystore-url differs). */
+bsl_redis *bsl_service_keystore(const bsl_service *svc);
+
+/* The caller this service presents to its peers: role SERVICE, subject its name. */
+const Boussole__V1__Caller *bsl_service_caller(const bsl_service *svc);
 
 /* The value of one of the service's own options. */
 const char *bsl_service_option(const bsl_service *svc, const char *name);
