@@ -185,6 +185,12 @@ void bsl_keyring_free(bsl_keyring *kr)
     free(kr);
 }
 
+void bsl_keyring_derive(const bsl_keyring *kr, uint64_t subkey_id, const char context[8],
+                        unsigned char out[BSL_DEK_BYTES])
+{
+    crypto_kdf_derive_from_key(out, BSL_DEK_BYTES, subkey_id, context, kr->keys[0].key);
+}
+
 static const master_key *find_master(const bsl_keyring *kr, const char *id, size_t len)
 {
     for (size_t i = 0; i < kr->n_keys; i++) {

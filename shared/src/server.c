@@ -11,6 +11,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <sodium.h>
 
 #include "boussole/err.h"
 #include "boussole/evnng.h"
@@ -100,6 +101,7 @@ struct bsl_server {
     void (*drain_done)(bsl_server *, void *);
     void *drain_arg;
     bsl__builtin builtin;
+    unsigned char *reply_key; /* sodium_malloc'd copy of o.reply_cache_key, or NULL */
 };
 
 static void post_recv(slot *s);
@@ -385,6 +387,65 @@ void bsl_call_fail_err(bsl_call *call, int err, const char *what)
     bsl_call_fail(call, st, "%s: %s", what, bsl_strerror(err));
 }
 
+/* The stored form of an answer: 'R' + the packed RpcResponse, or, with a reply key, 'S' +
+ * nonce + the packed RpcResponse sealed with the Redis key name as associated data. */
+static uint8_t *idem_seal(bsl_call *call, const Boussole__V1__RpcResponse *resp, size_t plen,
+                          size_t *out_len)
+{
+    const unsigned char *key = call->srv->reply_key;
+    size_t n = 1 + plen +
+               (key ? crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+                          crypto_aead_xchacha20poly1305_ietf_ABYTES
+                    : 0);
+    uint8_t *buf = bsl_arena_alloc(call->arena, n);
+    uint8_t *plain = key ? bsl_arena_alloc(call->arena, plen ? plen : 1) : buf + 1;
+    if (buf == NULL || plain == NULL) {
+        return NULL;
+    }
+    boussole__v1__rpc_response__pack(resp, plain);
+    if (key == NULL) {
+        buf[0] = 'R';
+    } else {
+        buf[0] = 'S';
+        uint8_t *nonce = buf + 1;
+        randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+        unsigned long long clen;
+        crypto_aead_xchacha20poly1305_ietf_encrypt(
+            nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, plain, plen,
+            (const unsigned char *)call->idem_key, strlen(call->idem_key), NULL, nonce, key);
+        sodium_memzero(plain, plen);
+    }
+    *out_len = n;
+    return buf;
+}
+
+/* Opens what idem_seal stored; NULL when it does not open (another key, tampering). */
+static const uint8_t *idem_open(bsl_call *call, const char *data, size_t len, size_t *out_len)
+{
+    const unsigned char *key = call->srv->reply_key;
+    if (len >= 1 && data[0] == 'R' && key == NULL) {
+        *out_len = len - 1;
+        return (const uint8_t *)data + 1;
+    }
+    size_t over = 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+                  crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    if (key == NULL || len < over || data[0] != 'S') {
+        return NULL;
+    }
+    uint8_t *plain = bsl_arena_alloc(call->arena, len - over + 1);
+    const uint8_t *nonce = (const uint8_t *)data + 1;
+    unsigned long long mlen;
+    if (plain == NULL ||
+        crypto_aead_xchacha20poly1305_ietf_decrypt(
+            plain, &mlen, NULL, nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+            len - 1 - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+            (const unsigned char *)call->idem_key, strlen(call->idem_key), nonce, key) != 0) {
+        return NULL;
+    }
+    *out_len = (size_t)mlen;
+    return plain;
+}
+
 static void on_idem_stored(const redisReply *reply, int err, void *arg)
 {
     bsl_call *call = arg;
@@ -442,14 +503,13 @@ void bsl_call_reply(bsl_call *call, const ProtobufCMessage *reply)
          * caller has its answer must find it. */
         Boussole__V1__RpcResponse stored = BOUSSOLE__V1__RPC_RESPONSE__INIT;
         stored.payload = call->payload;
-        size_t slen = boussole__v1__rpc_response__get_packed_size(&stored);
-        uint8_t *sbuf = bsl_arena_alloc(call->arena, slen + 1);
+        size_t plen = boussole__v1__rpc_response__get_packed_size(&stored);
+        size_t slen = 0;
+        uint8_t *sbuf = idem_seal(call, &stored, plen, &slen);
         if (sbuf != NULL) {
-            sbuf[0] = 'R';
-            boussole__v1__rpc_response__pack(&stored, sbuf + 1);
             int rv = bsl_redis_command(call->srv->o.redis, bsl_call_remaining_ms(call) + 1,
                                        on_idem_stored, call, "SET %s %b XX PX %d", call->idem_key,
-                                       sbuf, slen + 1, IDEM_TTL_MS);
+                                       sbuf, slen, IDEM_TTL_MS);
             if (rv == BSL_OK) {
                 call->idem_busy = true;
                 return;
@@ -538,8 +598,17 @@ static void on_idem_claim(const redisReply *reply, int err, void *arg)
         run_handler(call);
         return;
     }
-    if (reply->type == REDIS_REPLY_STRING && reply->len > 0 && reply->str[0] == 'R') {
-        answer_from_stored(call, reply->str + 1, reply->len - 1);
+    if (reply->type == REDIS_REPLY_STRING && reply->len > 1 &&
+        (reply->str[0] == 'R' || reply->str[0] == 'S')) {
+        size_t n = 0;
+        const uint8_t *stored = idem_open(call, reply->str, reply->len, &n);
+        if (stored == NULL) {
+            bsl_call_fail(call, BSL_STATUS_ABORTED,
+                          "this idempotency key was used already and its answer cannot be "
+                          "replayed; use a new key");
+            return;
+        }
+        answer_from_stored(call, (const char *)stored, n);
         return;
     }
     if (reply->type == REDIS_REPLY_STRING && reply->len == 1 && reply->str[0] == 'P') {
@@ -902,6 +971,15 @@ int bsl_server_create(bsl_server **out, struct ev_loop *loop, const bsl_server_o
         srv->n_urls++;
     }
     srv->o.listen_urls = NULL;
+    if (opts->reply_cache_key != NULL) {
+        srv->reply_key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+        if (srv->reply_key == NULL) {
+            bsl_server_free(srv);
+            return BSL_ENOMEM;
+        }
+        memcpy(srv->reply_key, opts->reply_cache_key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+        srv->o.reply_cache_key = NULL;
+    }
     int rv;
     if ((rv = nng_rep0_open(&srv->sock)) != 0) {
         snprintf(errbuf, errlen, "cannot open a REP socket: %s", nng_strerror(rv));
@@ -1174,6 +1252,9 @@ void bsl_server_free(bsl_server *srv)
     }
     for (size_t i = 0; i < srv->n_urls; i++) {
         free(srv->urls[i]);
+    }
+    if (srv->reply_key != NULL) {
+        sodium_free(srv->reply_key);
     }
     free(srv);
 }

@@ -241,6 +241,11 @@ int bsl_service_main(const bsl_service_spec *spec, int argc, char **argv)
             goto out;
         }
     }
+    unsigned char reply_key[BSL_DEK_BYTES];
+    if (svc->keyring != NULL) {
+        /* Replayable answers may hold confidential fields: seal them. */
+        bsl_keyring_derive(svc->keyring, 1, "replycch", reply_key);
+    }
     bsl_server_options so = {
         .service = spec->name,
         .listen_urls = listen,
@@ -249,12 +254,14 @@ int bsl_service_main(const bsl_service_spec *spec, int argc, char **argv)
         .contexts = contexts,
         .tls = &svc->tls,
         .redis = svc->redis,
+        .reply_cache_key = svc->keyring != NULL ? reply_key : NULL,
         .clock = svc->clock,
         .log = svc->log,
         .metrics = svc->metrics,
     };
-    if (bsl_server_create(&svc->server, svc->loop, &so, err, sizeof(err)) != BSL_OK ||
-        bsl_server_add_default_interceptors(svc->server) != BSL_OK) {
+    rv = bsl_server_create(&svc->server, svc->loop, &so, err, sizeof(err));
+    sodium_memzero(reply_key, sizeof(reply_key));
+    if (rv != BSL_OK || bsl_server_add_default_interceptors(svc->server) != BSL_OK) {
         status = fail(svc, err);
         goto out;
     }

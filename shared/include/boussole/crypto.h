@@ -51,6 +51,11 @@ int bsl_keyring_create(bsl_keyring **out, struct ev_loop *loop, const char *spec
                        bsl_redis *keystore, uint32_t cache_ttl_ms, char *errbuf, size_t errlen);
 void bsl_keyring_free(bsl_keyring *kr);
 
+/* A 32-byte key for one purpose ("replycache"), derived from the current master key with
+ * libsodium's KDF, so that every replica derives the same one. out is wiped by the caller. */
+void bsl_keyring_derive(const bsl_keyring *kr, uint64_t subkey_id, const char context[8],
+                        unsigned char out[BSL_DEK_BYTES]);
+
 /* Scopes of data keys. */
 #define BSL_SCOPE_SESSIONS       "sessions"
 #define BSL_SCOPE_QUESTIONNAIRES "questionnaires"

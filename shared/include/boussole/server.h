@@ -59,7 +59,10 @@ typedef struct bsl_server_options {
     uint32_t drain_quiet_ms;      /* after the last answer, before closing; default 100 */
     const bsl_tls_options *tls;   /* NULL: no TLS; required for tls+tcp:// URLs */
     bsl_redis *redis;             /* idempotency keys; required if any method needs one */
-    bsl_clock *clock;             /* NULL: real time */
+    /* When set (32 bytes), answers kept for idempotent replay are sealed with it, since they
+     * may carry confidential fields. Every replica must use the same key. */
+    const unsigned char *reply_cache_key;
+    bsl_clock *clock; /* NULL: real time */
     const bsl_logger *log;
     bsl_metrics *metrics; /* may be NULL */
 } bsl_server_options;
