@@ -639,7 +639,8 @@ static void replica_timed_out(bsl_client *c, replica *r)
 
 /* ---- calls -------------------------------------------------------------------------- */
 
-static void call_free(ccall *k)
+/* Takes a call out of the client (timer, list); its memory goes with bsl_arena_free. */
+static void call_unlink(ccall *k)
 {
     bsl_client *c = k->c;
     ev_timer_stop(c->loop, &k->timer);
@@ -651,7 +652,6 @@ static void call_free(ccall *k)
     if (k->next != NULL) {
         k->next->prev = k->prev;
     }
-    bsl_arena_free(k->arena); /* k lives in its arena */
 }
 
 static void finish(ccall *k, bsl_status code, const char *message,
@@ -686,10 +686,10 @@ static void finish(ccall *k, bsl_status code, const char *message,
         }
     }
     (void)c;
-    bsl_client_cb cb = k->cb;
-    void *arg = k->arg;
-    call_free(k);
-    cb(&rep, arg);
+    /* The reply points into the call's arena: free it only after the callback. */
+    call_unlink(k);
+    k->cb(&rep, k->arg);
+    bsl_arena_free(k->arena);
 }
 
 static void on_call_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -840,7 +840,9 @@ static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *pa
         bsl_arena_free(ar);
         return BSL_ENOMEM;
     }
-    memcpy(pl, payload, len);
+    if (len > 0) {
+        memcpy(pl, payload, len);
+    }
     k->arena = ar;
     k->c = c;
     k->m = m;

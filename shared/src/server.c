@@ -69,7 +69,8 @@ struct bsl_call {
     bool handler_done;
     bool retry_elsewhere;
     bool idem_claimed;
-    bool idem_busy; /* a Redis command about the key is in flight */
+    bool idem_busy;   /* a Redis command about the key is in flight */
+    bool in_dispatch; /* handle_request is still on the stack: do not free yet */
     char idem_key[80];
     int metric_id;
 };
@@ -202,7 +203,8 @@ static void call_free(bsl_call *call)
  * that has not finished nor a Redis command about its idempotency key. */
 static void call_maybe_free(bsl_call *call)
 {
-    if (call->answered && !call->idem_busy && (!call->handler_running || call->handler_done)) {
+    if (call->answered && !call->idem_busy && !call->in_dispatch &&
+        (!call->handler_running || call->handler_done)) {
         call_free(call);
     }
 }
@@ -709,6 +711,8 @@ static bool printable_ascii(const char *s, size_t max)
     return true;
 }
 
+static void dispatch_request(bsl_call *call, nng_msg *msg);
+
 static void handle_request(slot *s, nng_msg *msg)
 {
     bsl_server *srv = s->srv;
@@ -719,6 +723,17 @@ static void handle_request(slot *s, nng_msg *msg)
         post_recv(s); /* no memory: the caller's deadline will tell it */
         return;
     }
+    /* Whatever dispatch does (answer at once, refuse in an interceptor, run a handler that
+     * answers synchronously), the call stays valid until it returns. */
+    call->in_dispatch = true;
+    dispatch_request(call, msg);
+    call->in_dispatch = false;
+    call_maybe_free(call);
+}
+
+static void dispatch_request(bsl_call *call, nng_msg *msg)
+{
+    bsl_server *srv = call->srv;
     ev_timer_init(&call->deadline, on_deadline, 0., 0.);
     call->deadline.data = call;
     ev_timer_init(&call->idem_poll, on_idem_poll, 0., 0.);

@@ -1,0 +1,161 @@
+/* Small runtime modules: the arena, configuration, ids, dates and the clock, log escaping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "boussole/arena.h"
+#include "boussole/clock.h"
+#include "boussole/config.h"
+#include "boussole/err.h"
+#include "boussole/id.h"
+#include "boussole/log.h"
+#include "boussole/service.h"
+#include "boussole/v1/rpc.pb-c.h"
+
+static void arena(void **state)
+{
+    (void)state;
+    bsl_arena *a = bsl_arena_create();
+    assert_non_null(a);
+    for (int i = 0; i < 1000; i++) {
+        void *p = bsl_arena_alloc(a, (size_t)(i % 37) + 1);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 16, 0);
+        memset(p, 0xab, (size_t)(i % 37) + 1);
+    }
+    char *big = bsl_arena_alloc(a, 1 << 20); /* larger than any chunk so far */
+    assert_non_null(big);
+    memset(big, 1, 1 << 20);
+    assert_string_equal(bsl_arena_printf(a, "%s-%d", "x", 42), "x-42");
+    assert_null(bsl_arena_calloc(a, SIZE_MAX / 2, 4)); /* overflow refused */
+    /* protobuf-c decodes into it. */
+    Boussole__V1__Caller c = BOUSSOLE__V1__CALLER__INIT;
+    c.subject = "léa";
+    uint8_t buf[64];
+    size_t n = boussole__v1__caller__pack(&c, buf);
+    Boussole__V1__Caller *d = boussole__v1__caller__unpack(bsl_arena_allocator(a), n, buf);
+    assert_non_null(d);
+    assert_string_equal(d->subject, "léa");
+    assert_true(bsl_arena_used(a) > (1 << 20));
+    bsl_arena_free(a);
+}
+
+static void config(void **state)
+{
+    (void)state;
+    bsl_option opts[] = {
+        { "redis-url", "redis://x:1", "h", NULL },
+        { "grace-ms", "100", "h", NULL },
+        { "name", NULL, "h", NULL },
+    };
+    setenv("BSL_GRACE_MS", "250", 1);
+    setenv("BSL_NAME", "from-env", 1);
+    char *argv[] = { "prog", "--name=from-flag", "--redis-url", "redis://y:2", NULL };
+    char err[256];
+    assert_int_equal(bsl_options_parse(opts, 3, "prog", "about", 4, argv, err, sizeof(err)),
+                     BSL_OK);
+    assert_string_equal(bsl_option_get(opts, 3, "redis-url"), "redis://y:2");
+    assert_string_equal(bsl_option_get(opts, 3, "name"), "from-flag"); /* flag beats env */
+    uint32_t v;
+    assert_int_equal(bsl_option_u32(opts, 3, "grace-ms", 0, 1000, &v, err, sizeof(err)), BSL_OK);
+    assert_int_equal(v, 250); /* env beats default */
+    assert_int_not_equal(bsl_option_u32(opts, 3, "grace-ms", 0, 100, &v, err, sizeof(err)), BSL_OK);
+    assert_non_null(strstr(err, "grace-ms"));
+    char *bad[] = { "prog", "--nope=1", NULL };
+    assert_int_equal(bsl_options_parse(opts, 3, "prog", "about", 2, bad, err, sizeof(err)),
+                     BSL_EINVAL);
+    assert_non_null(strstr(err, "--nope"));
+    char *missing[] = { "prog", "--name", NULL };
+    assert_int_equal(bsl_options_parse(opts, 3, "prog", "about", 2, missing, err, sizeof(err)),
+                     BSL_EINVAL);
+    unsetenv("BSL_GRACE_MS");
+    unsetenv("BSL_NAME");
+}
+
+static void ids(void **state)
+{
+    (void)state;
+    char a[BSL_ID_LEN + 1], b[BSL_ID_LEN + 1];
+    bsl_id_new(a);
+    bsl_id_new(b);
+    assert_true(bsl_id_valid(a));
+    assert_string_not_equal(a, b);
+    bsl_id_derive(a, "bilan", "c-1", "key");
+    bsl_id_derive(b, "bilan", "c-1", "key");
+    assert_string_equal(a, b);
+    assert_true(bsl_id_valid(a));
+    bsl_id_derive(b, "bilan", "c-1k", "ey"); /* the boundary between parts matters */
+    assert_string_not_equal(a, b);
+    assert_false(bsl_id_valid("bilan:{*}"));
+    assert_false(bsl_id_valid("0123456789abcdefghjkmnpqrsu")); /* 27 characters */
+    assert_false(bsl_id_valid("0123456789abcdefghjkmnpqri"));  /* 'i' is not in the alphabet */
+    assert_true(bsl_subject_valid("c.marie@org-1:x_y"));
+    assert_false(bsl_subject_valid(""));
+    assert_false(bsl_subject_valid("a b"));
+    assert_false(bsl_subject_valid("a{b}"));
+    char longs[200];
+    memset(longs, 'a', sizeof(longs) - 1);
+    longs[199] = '\0';
+    assert_false(bsl_subject_valid(longs));
+    char hex[65];
+    bsl_sha256_hex(hex, "abc", 3);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void dates_and_clock(void **state)
+{
+    (void)state;
+    assert_int_equal(bsl_date_parse("1970-01-01"), 0);
+    assert_int_equal(bsl_date_parse("2024-02-29") - bsl_date_parse("2024-02-28"), 1);
+    assert_int_equal(bsl_date_parse("2023-02-29"), -1);
+    assert_int_equal(bsl_date_parse("2026-13-01"), -1);
+    assert_int_equal(bsl_date_parse("2026-1-01"), -1);
+    assert_int_equal(bsl_date_parse("2026-01-0x"), -1);
+    char out[32];
+    bsl_time_format(1764158400123LL, out, sizeof(out));
+    assert_string_equal(out, "2025-11-26T12:00:00.123Z");
+
+    char path[] = "/tmp/bsl-clock-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_true(write(fd, "86400000\n", 9) == 9);
+    close(fd);
+    bsl_clock *c;
+    assert_int_equal(bsl_clock_create(&c, path), BSL_OK);
+    int64_t real = bsl_clock_now_ms(NULL);
+    int64_t moved = bsl_clock_now_ms(c);
+    assert_true(moved - real >= 86400000 - 1000 && moved - real <= 86400000 + 1000);
+    unlink(path);
+    assert_true(bsl_clock_now_ms(c) - real < 1000); /* no file, no offset */
+    bsl_clock_free(c);
+}
+
+static void json_escaping(void **state)
+{
+    (void)state;
+    char buf[64];
+    size_t pos = 0;
+    buf[0] = '\0';
+    assert_true(bsl_json_escape(buf, sizeof(buf), &pos, "a\"b\\c\n\x01\xff"));
+    assert_string_equal(buf, "a\\\"b\\\\c\\n\\u0001\xef\xbf\xbd");
+    pos = 0;
+    assert_false(bsl_json_escape(buf, 8, &pos, "0123456789"));
+    assert_true(pos < 8);
+}
+
+int main(void)
+{
+    bsl_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(arena),           cmocka_unit_test(config),        cmocka_unit_test(ids),
+        cmocka_unit_test(dates_and_clock), cmocka_unit_test(json_escaping),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
