@@ -7,7 +7,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev
             libnng-dev libev-dev libhiredis-dev libsodium-dev libjansson-dev libjwt-dev
             libcairo2-dev libpango1.0-dev fonts-dejavu-core redis-server redis-tools curl)
-test_pkgs=(libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev poppler-utils wrk jq
+test_pkgs=(libcmocka-dev openssl clang libclang-rt-14-dev libfuzzer-14-dev poppler-utils wrk jq
            valgrind)
 
 want=("${build_pkgs[@]}")

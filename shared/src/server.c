@@ -24,7 +24,11 @@
 #define MAX_LISTENERS    8
 #define IDEM_TTL_MS      (60 * 60 * 1000) /* replays answered from the cache for an hour */
 #define IDEM_POLL_S      0.02             /* while another replica holds the key */
-#define IDEM_KEY_MAX     128
+/* A claim lapses 2 s after its holder last renewed it, so that a retry on another replica
+ * takes over quickly when the holder died; a live holder renews it while its handler runs. */
+#define IDEM_LEASE_MS 2000
+#define IDEM_RENEW_S  0.6
+#define IDEM_KEY_MAX  128
 
 typedef enum { SLOT_IDLE, SLOT_RECV, SLOT_BUSY, SLOT_SEND } slot_state;
 
@@ -56,6 +60,7 @@ struct bsl_call {
     ProtobufCMessage *input;
     ev_timer deadline;
     ev_timer idem_poll;
+    ev_timer idem_renew;
     ev_tstamp start;
     ev_tstamp deadline_at;
     double elapsed;
@@ -188,6 +193,7 @@ static void call_free(bsl_call *call)
     bsl_server *srv = call->srv;
     ev_timer_stop(srv->loop, &call->deadline);
     ev_timer_stop(srv->loop, &call->idem_poll);
+    ev_timer_stop(srv->loop, &call->idem_renew);
     if (call->prev != NULL) {
         call->prev->next = call->next;
     } else {
@@ -292,6 +298,7 @@ static void answer(bsl_call *call)
     call->answered = true;
     ev_timer_stop(srv->loop, &call->deadline);
     ev_timer_stop(srv->loop, &call->idem_poll);
+    ev_timer_stop(srv->loop, &call->idem_renew);
     call->elapsed = ev_time() - call->start;
 
     Boussole__V1__RpcResponse resp = BOUSSOLE__V1__RPC_RESPONSE__INIT;
@@ -557,6 +564,19 @@ static void run_handler(bsl_call *call)
 
 static void idem_try(bsl_call *call);
 
+/* Keeps the claim alive while the handler runs; fire and forget. */
+static void on_idem_renew(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    bsl_call *call = w->data;
+    if (!call->idem_claimed || call->handler_done || call->answered) {
+        ev_timer_stop(loop, w);
+        return;
+    }
+    bsl_redis_command(call->srv->o.redis, (uint32_t)(IDEM_RENEW_S * 1000), NULL, NULL,
+                      "PEXPIRE %s %d", call->idem_key, IDEM_LEASE_MS);
+}
+
 static void on_idem_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
@@ -597,6 +617,8 @@ static void on_idem_claim(const redisReply *reply, int err, void *arg)
     }
     if (reply->type == REDIS_REPLY_NIL) {
         call->idem_claimed = true;
+        ev_timer_set(&call->idem_renew, IDEM_RENEW_S, IDEM_RENEW_S);
+        ev_timer_start(call->srv->loop, &call->idem_renew);
         run_handler(call);
         return;
     }
@@ -628,7 +650,7 @@ static void idem_try(bsl_call *call)
 {
     /* The claim outlives the call's deadline a little, so that a retry does not run the
      * method again while this attempt may still be writing. */
-    long long lease = (long long)bsl_call_remaining_ms(call) + 5000;
+    long long lease = IDEM_LEASE_MS;
     int rv = bsl_redis_command(call->srv->o.redis, bsl_call_remaining_ms(call) + 1, on_idem_claim,
                                call, "SET %s P NX GET PX %lld", call->idem_key, lease);
     if (rv != BSL_OK) {
@@ -738,6 +760,8 @@ static void dispatch_request(bsl_call *call, nng_msg *msg)
     call->deadline.data = call;
     ev_timer_init(&call->idem_poll, on_idem_poll, 0., 0.);
     call->idem_poll.data = call;
+    ev_timer_init(&call->idem_renew, on_idem_renew, 0., 0.);
+    call->idem_renew.data = call;
 
     size_t len = nng_msg_len(msg);
     if (len > srv->o.max_message_bytes) {

@@ -353,7 +353,8 @@ void te_service_start(te_env *te, te_proc *p, const char *name, const char *cons
     snprintf(p->binary, sizeof(p->binary), "%s/services/%s/boussole-%s", te->build, name, name);
     p->port = te_free_port();
     p->admin_port = te_free_port();
-    snprintf(p->url, sizeof(p->url), "tcp://127.0.0.1:%d", p->port);
+    snprintf(p->url, sizeof(p->url), "%s://127.0.0.1:%d", te->tls_dir[0] ? "tls+tcp" : "tcp",
+             p->port);
     snprintf(p->log, sizeof(p->log), "%s/%s-%d.log", te->dir, name, p->port);
     int i = 0;
     p->argv[i++] = strdup(p->binary);
@@ -366,6 +367,14 @@ void te_service_start(te_env *te, te_proc *p, const char *name, const char *cons
     p->argv[i++] = strdup(buf);
     snprintf(buf, sizeof(buf), "--clock-file=%s", te->clock_file);
     p->argv[i++] = strdup(buf);
+    if (te->tls_dir[0] != '\0') {
+        snprintf(buf, sizeof(buf), "--tls-cert=%s/svc.crt", te->tls_dir);
+        p->argv[i++] = strdup(buf);
+        snprintf(buf, sizeof(buf), "--tls-key=%s/svc.key", te->tls_dir);
+        p->argv[i++] = strdup(buf);
+        snprintf(buf, sizeof(buf), "--tls-ca=%s/ca.crt", te->tls_dir);
+        p->argv[i++] = strdup(buf);
+    }
     for (size_t k = 0; extra_args != NULL && extra_args[k] != NULL && i < 30; k++) {
         p->argv[i++] = strdup(extra_args[k]);
     }
@@ -413,9 +422,61 @@ int te_wait(te_proc *p, int timeout_ms)
     return -1;
 }
 
+static void run(const char *cmd)
+{
+    if (system(cmd) != 0) {
+        die("command failed: %s", cmd);
+    }
+}
+
+static void make_ca_and_cert(const char *dir)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "set -e; mkdir -p '%s'; cd '%s';"
+             "printf 'subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1\n"
+             "extendedKeyUsage=serverAuth,clientAuth\n' > ext.cnf;"
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout ca.key -out ca.crt -days 2 -subj /CN=boussole-test-ca 2>/dev/null;"
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout svc.key -out svc.csr -subj /CN=127.0.0.1 2>/dev/null;"
+             "openssl x509 -req -in svc.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-out svc.crt -days 2 -extfile ext.cnf 2>/dev/null",
+             dir, dir);
+    run(cmd);
+}
+
+void te_tls_init(te_env *te)
+{
+    char dir[700];
+    snprintf(te->tls_dir, sizeof(te->tls_dir), "%s/tls", te->dir);
+    make_ca_and_cert(te->tls_dir);
+    snprintf(dir, sizeof(dir), "%s/rogue", te->tls_dir);
+    make_ca_and_cert(dir);
+}
+
+bsl_tls_options te_tls_options(const te_env *te, bool rogue)
+{
+    static char cert[2][800], key[2][800], ca[2][800];
+    int i = rogue ? 1 : 0;
+    const char *sub = rogue ? "/rogue" : "";
+    snprintf(cert[i], sizeof(cert[i]), "%s%s/svc.crt", te->tls_dir, sub);
+    snprintf(key[i], sizeof(key[i]), "%s%s/svc.key", te->tls_dir, sub);
+    /* The rogue client trusts the real CA (so only the server's check of its certificate can
+     * refuse it). */
+    snprintf(ca[i], sizeof(ca[i]), "%s/ca.crt", te->tls_dir);
+    bsl_tls_options o = { .cert_file = cert[i], .key_file = key[i], .ca_file = ca[i] };
+    return o;
+}
+
 bsl_sync_client *te_client(const char *target)
 {
-    bsl_client_options o = { .target = target, .name = "test" };
+    return te_client_tls(target, NULL);
+}
+
+bsl_sync_client *te_client_tls(const char *target, const bsl_tls_options *tls)
+{
+    bsl_client_options o = { .target = target, .name = "test", .tls = tls };
     bsl_sync_client *sc;
     char err[256];
     if (bsl_sync_client_create(&sc, &o, err, sizeof(err)) != 0) {

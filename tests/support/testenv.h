@@ -36,6 +36,7 @@ typedef struct te_env {
     char redis_url[128];
     bool redis_aof; /* start redis with appendonly yes, appendfsync always */
     char master_keys[128];
+    char tls_dir[600]; /* set by te_tls_init: services listen on tls+tcp:// with mutual TLS */
     char clock_file[600];
     te_proc *procs[TE_MAX_PROCS];
     size_t n_procs;
@@ -49,6 +50,17 @@ void te_init(te_env *te, const char *name);
 
 /* Kills everything still running. */
 void te_fini(te_env *te);
+
+/* Makes a CA and a certificate for 127.0.0.1 (usable as server and client) in <dir>/tls, plus a
+ * second, unrelated CA and certificate in <dir>/tls/rogue; services started afterwards listen
+ * on tls+tcp:// and require client certificates. */
+void te_tls_init(te_env *te);
+
+/* TLS options for a client with the test certificate (or the rogue one). */
+bsl_tls_options te_tls_options(const te_env *te, bool rogue);
+
+/* A sync client with TLS options (NULL: plain). */
+bsl_sync_client *te_client_tls(const char *target, const bsl_tls_options *tls);
 
 /* Starts redis-server on a free port (waits for PING). */
 void te_redis_start(te_env *te);
