@@ -137,6 +137,10 @@ bool bsl_json_escape(char *buf, size_t cap, size_t *pos, const char *s)
 
 static void vlog(const bsl_logger *log, bsl_log_level level, const char *request_id,
                  const char *trace_id, const bsl_log_field *fields, size_t n_fields,
+                 const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
+
+static void vlog(const bsl_logger *log, bsl_log_level level, const char *request_id,
+                 const char *trace_id, const bsl_log_field *fields, size_t n_fields,
                  const char *fmt, va_list ap)
 {
     if (!bsl_log_enabled(log, level)) {

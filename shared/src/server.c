@@ -727,17 +727,6 @@ static void fail_early(bsl_call *call, bsl_status code, const char *msg)
     answer(call);
 }
 
-static bool printable_ascii(const char *s, size_t max)
-{
-    size_t n = 0;
-    for (; s[n] != '\0'; n++) {
-        if (n >= max || s[n] < 0x20 || s[n] >= 0x7f) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static void dispatch_request(bsl_call *call, nng_msg *msg);
 
 static void handle_request(slot *s, nng_msg *msg)
@@ -768,44 +757,22 @@ static void dispatch_request(bsl_call *call, nng_msg *msg)
     ev_timer_init(&call->idem_renew, on_idem_renew, 0., 0.);
     call->idem_renew.data = call;
 
-    size_t len = nng_msg_len(msg);
-    if (len > srv->o.max_message_bytes) {
-        nng_msg_free(msg);
-        char *m = bsl_arena_printf(call->arena, "request of %zu bytes exceeds the limit of %zu",
-                                   len, srv->o.max_message_bytes);
-        fail_early(call, BSL_STATUS_RESOURCE_EXHAUSTED, m ? m : "request too large");
-        return;
-    }
-    char path[128], why[96];
-    if (!bsl_pb_check(&boussole__v1__rpc_request__descriptor, nng_msg_body(msg), len, path,
-                      sizeof(path), why, sizeof(why))) {
-        nng_msg_free(msg);
-        char *m = bsl_arena_printf(call->arena, "request envelope%s%s: %s",
-                                   path[0] ? " field " : "", path, why);
-        fail_early(call, BSL_STATUS_INVALID_ARGUMENT, m ? m : "bad request envelope");
-        return;
-    }
-    call->req = boussole__v1__rpc_request__unpack(bsl_call_allocator(call), len, nng_msg_body(msg));
+    bsl__decoded d;
+    bsl__decode_envelope(nng_msg_body(msg), nng_msg_len(msg), srv->o.max_message_bytes, call->arena,
+                         &d);
     nng_msg_free(msg); /* unpack copied what it needs into the arena */
-    if (call->req == NULL) {
-        fail_early(call, BSL_STATUS_INVALID_ARGUMENT, "request envelope does not decode");
+    call->req = d.req;
+    if (d.status != BSL_STATUS_OK) {
+        fail_early(call, d.status, d.message);
         return;
     }
-    if (!printable_ascii(call->req->request_id, 64) ||
-        (call->req->metadata && !printable_ascii(call->req->metadata->trace_id, 32))) {
-        call->req->request_id = "";
-        fail_early(call, BSL_STATUS_INVALID_ARGUMENT,
-                   "request_id and trace_id must be short printable ASCII");
-        return;
-    }
-    const char *name = call->req->method;
-    call->method = bsl_schema_method(name, strlen(name));
-    call->svc = call->method ? find_served(srv, call->method->service) : NULL;
+    call->method = d.method;
+    call->svc = find_served(srv, call->method->service);
     if (call->svc == NULL) {
-        char *m = bsl_arena_printf(call->arena, "method '%.200s' is not served by %s%s", name,
-                                   srv->service, call->method ? "" : " (unknown method)");
+        char *m = bsl_arena_printf(call->arena, "method '%.200s' is not served by %s",
+                                   call->method->full_name, srv->service);
         call->method = NULL;
-        fail_early(call, BSL_STATUS_UNIMPLEMENTED, m ? m : "unknown method");
+        fail_early(call, BSL_STATUS_UNIMPLEMENTED, m ? m : "method not served here");
         return;
     }
     call->metric_id = call->svc->metric_ids[call->method->index];
@@ -833,23 +800,14 @@ static void dispatch_request(bsl_call *call, nng_msg *msg)
     ev_timer_set(&call->deadline, budget / 1e3, 0.);
     ev_timer_start(srv->loop, &call->deadline);
 
-    const ProtobufCMethodDescriptor *md =
-        &call->svc->service->descriptor->methods[call->method->index];
-    ProtobufCBinaryData *p = &call->req->payload;
-    if (!bsl_pb_check(md->input, p->data, p->len, path, sizeof(path), why, sizeof(why))) {
-        if (path[0] != '\0') {
-            bsl_call_fail_field(call, path, "%s", why);
-        } else {
-            bsl_call_fail(call, BSL_STATUS_INVALID_ARGUMENT, "payload of %s: %s", md->name, why);
+    if (bsl__decode_payload(call->arena, &d) != BSL_STATUS_OK) {
+        if (d.field[0] != '\0') {
+            bsl_call_add_field_violation(call, d.field, d.message + strlen(d.field) + 2);
         }
+        bsl_call_fail(call, d.status, "%s", d.message);
         return;
     }
-    call->input = protobuf_c_message_unpack(md->input, bsl_call_allocator(call), p->len, p->data);
-    if (call->input == NULL) {
-        bsl_call_fail(call, BSL_STATUS_INVALID_ARGUMENT, "payload does not decode as %s",
-                      md->input->name);
-        return;
-    }
+    call->input = d.input;
     for (size_t i = 0; i < srv->n_ics; i++) {
         if (srv->ics[i].before != NULL && !srv->ics[i].before(call, srv->ics[i].arg)) {
             if (!call->answered) {

@@ -30,7 +30,8 @@ void *bsl_arena_calloc(bsl_arena *a, size_t n, size_t size);
 char *bsl_arena_strdup(bsl_arena *a, const char *s);
 char *bsl_arena_strndup(bsl_arena *a, const char *s, size_t n);
 char *bsl_arena_printf(bsl_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *bsl_arena_vprintf(bsl_arena *a, const char *fmt, va_list ap);
+char *bsl_arena_vprintf(bsl_arena *a, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Bytes handed out so far. */
 size_t bsl_arena_used(const bsl_arena *a);

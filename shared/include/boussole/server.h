@@ -175,7 +175,8 @@ void bsl_call_reply(bsl_call *call, const ProtobufCMessage *reply);
 /* Answers with an error; message is for developers (English, no personal data). */
 void bsl_call_fail(bsl_call *call, bsl_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void bsl_call_vfail(bsl_call *call, bsl_status code, const char *fmt, va_list ap);
+void bsl_call_vfail(bsl_call *call, bsl_status code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Adds typed details to the error the call will answer with (before bsl_call_fail). */
 void bsl_call_add_field_violation(bsl_call *call, const char *field, const char *description);
