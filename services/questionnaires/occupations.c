@@ -72,6 +72,9 @@ static int parse_line(char *line, qn_occupation *o, char *why, size_t cap)
     char *p = line;
     while (n < 8) {
         fields[n++] = p;
+        if (n == 8) {
+            break; /* the last column keeps any further tab, refused below */
+        }
         char *tab = strchr(p, '\t');
         if (tab == NULL) {
             break;
