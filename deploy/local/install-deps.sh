@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Boussole needs to build, run and test, skipping those already
 # present (so a second run costs a second). Needs root (or sudo) only when something is missing.
-#   deploy/local/install-deps.sh [build|test]
+#   deploy/local/install-deps.sh [build|test|bench]
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev
@@ -9,11 +9,14 @@ build_pkgs=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-d
             libcairo2-dev libpango1.0-dev fonts-dejavu-core redis-server redis-tools curl)
 test_pkgs=(libcmocka-dev openssl clang libclang-rt-14-dev libfuzzer-14-dev poppler-utils wrk jq
            valgrind)
+# The side-by-side anchors of ../shared/anchors (gRPC C++ echo) for tests/bench/run.sh.
+bench_pkgs=(libgrpc++-dev protobuf-compiler-grpc protobuf-compiler wrk hyperfine linux-perf)
 
 want=("${build_pkgs[@]}")
-if [ "${1:-build}" = test ]; then
-    want+=("${test_pkgs[@]}")
-fi
+case "${1:-build}" in
+test) want+=("${test_pkgs[@]}") ;;
+bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
