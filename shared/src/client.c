@@ -24,6 +24,8 @@
 #include "boussole/evnng.h"
 #include "boussole/id.h"
 
+#include <sodium.h>
+
 #define MAX_TARGETS        16
 #define EJECT_AFTER        3   /* deadlines in a row on one replica */
 #define PROBE_INTERVAL_S   1.0 /* health checks of a replica set aside */
@@ -126,6 +128,7 @@ struct bsl_client {
     nng_tls_config *tls[MAX_TARGETS];
     resolver res;
     bool closing;
+    uint64_t rng[4]; /* xoshiro256** state for request ids, trace ids and idempotency keys */
 };
 
 static void dispatch(ccall *k);
@@ -817,6 +820,42 @@ static void dispatch(ccall *k)
     send_to(k, r);
 }
 
+/* Request ids, trace ids and generated idempotency keys must be unique, not secret: a fast
+ * generator seeded once from the system's keeps a getrandom() call off every call. */
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t next_random(bsl_client *c)
+{
+    uint64_t *s = c->rng;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+static void fast_hex(bsl_client *c, char *out, size_t nbytes)
+{
+    static const char digits[] = "0123456789abcdef";
+    uint64_t v = 0;
+    for (size_t i = 0; i < nbytes; i++) {
+        if (i % 8 == 0) {
+            v = next_random(c);
+        }
+        out[2 * i] = digits[(v >> 4) & 15];
+        out[2 * i + 1] = digits[v & 15];
+        v >>= 8;
+    }
+    out[2 * nbytes] = '\0';
+}
+
 static char *adup(bsl_arena *a, const char *s)
 {
     return bsl_arena_strdup(a, s ? s : "");
@@ -859,10 +898,10 @@ static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *pa
     k->req.metadata = &k->md;
     char rid[33], tid[33];
     if (opts->request_id == NULL || opts->request_id[0] == '\0') {
-        bsl_hex_random(rid, 8);
+        fast_hex(c, rid, 8);
     }
     if (opts->trace_id == NULL || opts->trace_id[0] == '\0') {
-        bsl_hex_random(tid, 16);
+        fast_hex(c, tid, 16);
     }
     k->req.request_id = adup(ar, opts->request_id && opts->request_id[0] ? opts->request_id : rid);
     k->md.trace_id = adup(ar, opts->trace_id && opts->trace_id[0] ? opts->trace_id : tid);
@@ -878,7 +917,7 @@ static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *pa
     } else if (m->idempotency == BSL_IDEMPOTENCY_UNKNOWN) {
         /* Generated once per call, so that every resend of this call carries the same key. */
         char key[33];
-        bsl_hex_random(key, 16);
+        fast_hex(c, key, 16);
         k->md.idempotency_key = adup(ar, key);
     } else {
         k->md.idempotency_key = adup(ar, "");
@@ -975,6 +1014,7 @@ int bsl_client_create(bsl_client **out, struct ev_loop *loop, const bsl_client_o
     }
     c->loop = loop;
     c->o = *o;
+    randombytes_buf(c->rng, sizeof(c->rng));
     snprintf(c->name, sizeof(c->name), "%s", o->name ? o->name : "client");
     c->o.name = c->name;
     c->o.target = NULL;
