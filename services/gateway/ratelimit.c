@@ -1,0 +1,97 @@
+#include "ratelimit.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "boussole/err.h"
+
+#define WAYS 4
+
+typedef struct bucket {
+    uint64_t key; /* SipHash of the client key; 0: free */
+    double tokens;
+    double last; /* when tokens was computed */
+} bucket;
+
+struct gw_ratelimit {
+    double rate, burst;
+    bucket *table;
+    size_t n_sets;
+    uint8_t hash_key[crypto_shorthash_KEYBYTES];
+};
+
+int gw_ratelimit_create(gw_ratelimit **out, double rate, double burst, size_t clients)
+{
+    if (!(rate > 0) || !(burst >= 1)) {
+        return BSL_EINVAL;
+    }
+    gw_ratelimit *rl = calloc(1, sizeof(*rl));
+    if (rl == NULL) {
+        return BSL_ENOMEM;
+    }
+    size_t sets = 1;
+    while (sets * WAYS < clients) {
+        sets *= 2;
+    }
+    rl->table = calloc(sets * WAYS, sizeof(bucket));
+    if (rl->table == NULL) {
+        free(rl);
+        return BSL_ENOMEM;
+    }
+    rl->n_sets = sets;
+    rl->rate = rate;
+    rl->burst = burst;
+    randombytes_buf(rl->hash_key, sizeof(rl->hash_key));
+    *out = rl;
+    return BSL_OK;
+}
+
+void gw_ratelimit_free(gw_ratelimit *rl)
+{
+    if (rl != NULL) {
+        free(rl->table);
+        free(rl);
+    }
+}
+
+bool gw_ratelimit_take(gw_ratelimit *rl, const void *key, size_t len, double now,
+                       unsigned *retry_after)
+{
+    uint8_t h8[crypto_shorthash_BYTES];
+    crypto_shorthash(h8, key, len, rl->hash_key);
+    uint64_t h;
+    memcpy(&h, h8, sizeof(h));
+    h |= 1; /* never 0, the mark of a free slot */
+    bucket *set = &rl->table[(h >> 1 & (rl->n_sets - 1)) * WAYS], *b = NULL;
+    for (int i = 0; i < WAYS && b == NULL; i++) {
+        if (set[i].key == h) {
+            b = &set[i];
+        }
+    }
+    if (b == NULL) {
+        /* A free slot, else the client seen longest ago. */
+        b = &set[0];
+        for (int i = 0; i < WAYS && b->key != 0; i++) {
+            if (set[i].key == 0 || set[i].last < b->last) {
+                b = &set[i];
+            }
+        }
+        b->key = h;
+        b->tokens = rl->burst;
+        b->last = now;
+    }
+    double t = b->tokens + (now - b->last) * rl->rate;
+    b->tokens = t > rl->burst ? rl->burst : t;
+    b->last = now;
+    if (b->tokens >= 1) {
+        b->tokens -= 1;
+        return true;
+    }
+    double wait = (1 - b->tokens) / rl->rate;
+    *retry_after = wait < 1 ? 1 : (unsigned)ceil(wait);
+    return false;
+}
