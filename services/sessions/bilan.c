@@ -1,4 +1,4 @@
-/* CreateBilan and GetBilan: a bilan's record and who may see it. */
+/* The bilan's own record: create, read, update, cancel, reassign. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,7 +7,7 @@
 #include "boussole/id.h"
 #include "boussole/pbutil.h"
 #include "keys.h"
-#include "sessions.h"
+#include "store.h"
 
 /* Creates the bilan's hash unless it exists (a repeated idempotency key derives the same id)
  * and answers the stored hash either way. */
@@ -16,154 +16,126 @@ static const char create_script[] = "if redis.call('EXISTS', KEYS[1]) == 0 then\
                                     "end\n"
                                     "return redis.call('HGETALL', KEYS[1])\n";
 
+/* KEYS[1]: the bilan. ARGV: expected version, now, new planned hours ('' unchanged), then
+ * name/value pairs. Refuses planned hours below the hours already spent. */
+static const char update_script[] =
+    "local h = redis.call('HMGET', KEYS[1], 'status', 'version', 'mm_1', 'mm_2', 'mm_3',\n"
+    "                     'mm_4', 'om_1', 'om_2', 'om_3', 'om_4')\n"
+    "if not h[1] then return redis.error_reply('NOT_FOUND') end\n"
+    "if h[1] ~= '1' then return redis.error_reply('ENDED') end\n"
+    "if h[2] ~= ARGV[1] then return redis.error_reply('CONFLICT') end\n"
+    "if ARGV[3] ~= '' then\n"
+    "  local spent = 0\n"
+    "  for j = 3, 10 do spent = spent + tonumber(h[j] or '0') end\n"
+    "  if spent > tonumber(ARGV[3]) * 60 then return {'REFUSED'} end\n"
+    "end\n"
+    "for j = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[j], ARGV[j + 1]) end\n"
+    "redis.call('HINCRBY', KEYS[1], 'version', 1)\n"
+    "redis.call('HSET', KEYS[1], 'update_ms', ARGV[2])\n"
+    "return {'DONE', redis.call('HGETALL', KEYS[1])}\n";
+
+/* KEYS[1]: the bilan, KEYS[2]: its history. ARGV: reason, now, actor role, actor subject.
+ * A cancelled bilan answers SAME (a repeat is harmless); a closed one cannot be cancelled. */
+static const char cancel_script[] =
+    "local h = redis.call('HMGET', KEYS[1], 'status', 'phase')\n"
+    "if not h[1] then return redis.error_reply('NOT_FOUND') end\n"
+    "if h[1] == '3' then return {'SAME', redis.call('HGETALL', KEYS[1])} end\n"
+    "if h[1] ~= '1' then return redis.error_reply('ENDED') end\n"
+    "redis.call('HSET', KEYS[1], 'status', '3', 'phase', '6', 'end_ms', ARGV[2],\n"
+    "           'cancel_reason', ARGV[1], 'update_ms', ARGV[2])\n"
+    "redis.call('HINCRBY', KEYS[1], 'version', 1)\n"
+    "redis.call('RPUSH', KEYS[2], h[2] .. '|6|' .. ARGV[2] .. '|' .. ARGV[3] .. '|' ..\n"
+    "           ARGV[4] .. '|0|' .. ARGV[1])\n"
+    "return {'DONE', redis.call('HGETALL', KEYS[1])}\n";
+
+/* KEYS[1]: the bilan. ARGV: new counselor, now. Answers the previous counselor too, so that
+ * the caller moves the bilan between the counselors' indexes. */
+static const char reassign_script[] =
+    "local cur = redis.call('HGET', KEYS[1], 'counselor')\n"
+    "if not cur then return redis.error_reply('NOT_FOUND') end\n"
+    "if cur == ARGV[1] then return {'SAME', cur, redis.call('HGETALL', KEYS[1])} end\n"
+    "redis.call('HSET', KEYS[1], 'counselor', ARGV[1], 'update_ms', ARGV[2])\n"
+    "redis.call('HINCRBY', KEYS[1], 'version', 1)\n"
+    "return {'DONE', cur, redis.call('HGETALL', KEYS[1])}\n";
+
 int sessions_bilan_init(sessions_app *app)
 {
-    return bsl_redis_script_add(app->redis, create_script, &app->create_bilan);
-}
-
-/* ---- the stored hash ---------------------------------------------------------------- */
-
-static const char *field(const redisReply *hash, const char *name)
-{
-    for (size_t i = 0; i + 1 < hash->elements; i += 2) {
-        if (strcmp(hash->element[i]->str, name) == 0) {
-            return hash->element[i + 1]->str;
-        }
+    int rv = bsl_redis_script_add(app->redis, create_script, &app->create_bilan);
+    if (rv == BSL_OK) {
+        rv = bsl_redis_script_add(app->redis, update_script, &app->update_bilan);
     }
-    return "";
-}
-
-static long long num(const redisReply *hash, const char *name)
-{
-    return strtoll(field(hash, name), NULL, 10);
-}
-
-/* Builds a Bilan from an HGETALL reply, in the call's arena. NULL when out of memory or when
- * the hash is not a bilan's. */
-static Boussole__V1__Bilan *bilan_from_hash(bsl_call *call, const char *id, const redisReply *h)
-{
-    bsl_arena *a = bsl_call_arena(call);
-    if (h->type != REDIS_REPLY_ARRAY || h->elements < 2) {
-        return NULL;
+    if (rv == BSL_OK) {
+        rv = bsl_redis_script_add(app->redis, cancel_script, &app->cancel_bilan);
     }
-    for (size_t i = 0; i < h->elements; i++) {
-        if (h->element[i]->type != REDIS_REPLY_STRING) {
-            return NULL;
-        }
+    if (rv == BSL_OK) {
+        rv = bsl_redis_script_add(app->redis, reassign_script, &app->reassign);
     }
-    Boussole__V1__Bilan *b = bsl_arena_alloc(a, sizeof(*b));
-    if (b == NULL) {
-        return NULL;
-    }
-    boussole__v1__bilan__init(b);
-    b->id = bsl_arena_strdup(a, id);
-    b->beneficiary_id = bsl_arena_strdup(a, field(h, "beneficiary"));
-    b->counselor_id = bsl_arena_strdup(a, field(h, "counselor"));
-    b->organisation_id = bsl_arena_strdup(a, field(h, "organisation"));
-    b->funding = (Boussole__V1__Funding)num(h, "funding");
-    b->planned_hours = (uint32_t)num(h, "planned_hours");
-    b->start_date = bsl_arena_strdup(a, field(h, "start_date"));
-    b->end_date = bsl_arena_strdup(a, field(h, "end_date"));
-    b->status = (Boussole__V1__BilanStatus)num(h, "status");
-    b->phase = (Boussole__V1__Phase)num(h, "phase");
-    b->version = (uint64_t)num(h, "version");
-    b->create_time = bsl_pb_timestamp(a, num(h, "create_ms"));
-    b->update_time = bsl_pb_timestamp(a, num(h, "update_ms"));
-    if (!b->id || !b->beneficiary_id || !b->counselor_id || !b->organisation_id || !b->start_date ||
-        !b->end_date || !b->create_time || !b->update_time) {
-        return NULL;
-    }
-    return b;
-}
-
-/* Who may read a bilan: its beneficiary, its counselor, an admin of its organisation, and
- * Boussole's own services. */
-static bool may_read(const Boussole__V1__Caller *c, const Boussole__V1__Bilan *b)
-{
-    switch (c->role) {
-    case BOUSSOLE__V1__ROLE__ROLE_BENEFICIARY:
-        return strcmp(c->subject, b->beneficiary_id) == 0;
-    case BOUSSOLE__V1__ROLE__ROLE_COUNSELOR:
-        return strcmp(c->subject, b->counselor_id) == 0;
-    case BOUSSOLE__V1__ROLE__ROLE_ADMIN:
-        return c->organisation[0] != '\0' && strcmp(c->organisation, b->organisation_id) == 0;
-    case BOUSSOLE__V1__ROLE__ROLE_SERVICE:
-        return true;
-    default:
-        return false;
-    }
+    return rv;
 }
 
 /* ---- CreateBilan -------------------------------------------------------------------- */
 
 typedef struct create_op {
-    bsl_call *call;
-    sessions_app *app;
-    Boussole__V1__Bilan *bilan;
     int pending;
     int err;
 } create_op;
 
 static void on_indexed(const redisReply *reply, int err, void *arg)
 {
-    create_op *op = arg;
-    if (op->err == BSL_OK && (err != BSL_OK || bsl_redis_is_error(reply))) {
-        op->err = err != BSL_OK ? err : BSL_EIO;
+    sess_op *op = arg;
+    create_op *c = op->ctx;
+    if (c->err == BSL_OK && (err != BSL_OK || bsl_redis_is_error(reply))) {
+        c->err = err != BSL_OK ? err : BSL_EIO;
     }
-    if (--op->pending > 0) {
+    if (--c->pending > 0) {
         return;
     }
-    if (op->err != BSL_OK) {
+    if (c->err != BSL_OK) {
         /* The bilan exists but is not listed everywhere yet; the caller's retry with the same
          * idempotency key adds the missing index entries. */
-        bsl_call_fail_err(op->call, op->err, "indexing the bilan");
+        bsl_call_fail_err(op->call, c->err, "indexing the bilan");
         return;
     }
-    bsl_call_reply(op->call, &op->bilan->base);
+    sess_reply_bilan(op);
 }
 
 static void on_created(const redisReply *reply, int err, void *arg)
 {
-    create_op *op = arg;
-    bsl_call *call = op->call;
+    sess_op *op = arg;
+    create_op *c = op->ctx;
     if (err != BSL_OK) {
-        bsl_call_fail_err(call, err, "storing the bilan");
+        bsl_call_fail_err(op->call, err, "storing the bilan");
         return;
     }
     if (bsl_redis_is_error(reply)) {
-        bsl_call_fail(call, BSL_STATUS_INTERNAL, "storing the bilan failed");
+        bsl_call_fail(op->call, BSL_STATUS_INTERNAL, "storing the bilan failed");
         return;
     }
-    const char *id = bsl_arena_strdup(bsl_call_arena(call), op->bilan->id);
-    op->bilan = id ? bilan_from_hash(call, id, reply) : NULL;
-    if (op->bilan == NULL) {
-        bsl_call_fail(call, BSL_STATUS_INTERNAL, "the stored bilan is unreadable");
+    if (!sess_bilan_from_reply(op, reply)) {
         return;
     }
     /* Index entries are idempotent (ZADD of the same member and score), so they are made on
      * every attempt, which repairs an attempt interrupted between the two steps. */
-    const Boussole__V1__Bilan *b = op->bilan;
+    const sess_bilan *b = &op->bilan;
     const char *kinds[3] = { "counselor", "beneficiary", "org" };
-    const char *subjects[3] = { b->counselor_id, b->beneficiary_id, b->organisation_id };
-    long long score = bsl_pb_timestamp_ms(b->create_time);
-    op->pending = 3;
+    const char *subjects[3] = { b->counselor, b->beneficiary, b->organisation };
+    c->pending = 3;
     for (int i = 0; i < 3; i++) {
         char key[SESSIONS_KEY_MAX];
         key_index(key, kinds[i], subjects[i]);
-        if (bsl_redis_command(op->app->redis, bsl_call_remaining_ms(call), on_indexed, op,
-                              "ZADD %s %lld %s", key, score, b->id) != BSL_OK) {
-            op->err = BSL_ENOMEM;
-            if (--op->pending == 0) {
-                bsl_call_fail_err(call, BSL_ENOMEM, "indexing the bilan");
+        if (bsl_redis_command(op->app->redis, bsl_call_remaining_ms(op->call), on_indexed, op,
+                              "ZADD %s %lld %s", key, (long long)b->create_ms,
+                              op->bilan_id) != BSL_OK) {
+            c->err = BSL_ENOMEM;
+            if (--c->pending == 0) {
+                bsl_call_fail_err(op->call, BSL_ENOMEM, "indexing the bilan");
                 return;
             }
         }
     }
 }
 
-void sessions_create_bilan(Boussole__V1__SessionService_Service *service,
-                           const Boussole__V1__CreateBilanRequest *in,
-                           Boussole__V1__Bilan_Closure closure, void *closure_data)
+SESS_HANDLER(create_bilan, CreateBilanRequest, Bilan)
 {
     (void)closure;
     sessions_app *app = sessions_of(service);
@@ -204,66 +176,47 @@ void sessions_create_bilan(Boussole__V1__SessionService_Service *service,
                       "a counselor creates bilans for themselves; an admin assigns others");
         return;
     }
-    bsl_arena *a = bsl_call_arena(call);
-    create_op *op = bsl_arena_calloc(a, 1, sizeof(*op));
-    char *id = bsl_arena_alloc(a, BSL_ID_LEN + 1);
-    if (op == NULL || id == NULL) {
-        bsl_call_fail(call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
+    char id[BSL_ID_LEN + 1];
     /* The id comes from the idempotency key: a repeat of this call finds the same bilan. */
     bsl_id_derive(id, "bilan", caller->subject, bsl_call_idempotency_key(call));
-    op->call = call;
-    op->app = app;
-    op->bilan = bsl_arena_alloc(a, sizeof(*op->bilan));
-    if (op->bilan == NULL) {
+    sess_op *op = sess_op_new(call, app, id, SESS_ACT_GET_BILAN);
+    if (op == NULL) {
+        return;
+    }
+    op->ctx = bsl_arena_calloc(op->arena, 1, sizeof(create_op));
+    sess_args x;
+    sess_args_init(&x, op->arena, 32);
+    sess_arg_key(&x, id, NULL);
+    const char *pairs[][2] = {
+        { "beneficiary", in->beneficiary_id },
+        { "counselor", counselor_id },
+        { "organisation", in->organisation_id },
+        { "start_date", in->start_date },
+        { "end_date", in->end_date },
+        { "version", "1" },
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        sess_arg(&x, pairs[i][0]);
+        sess_arg(&x, pairs[i][1]);
+    }
+    sess_arg(&x, "funding");
+    sess_argf(&x, "%d", (int)in->funding);
+    sess_arg(&x, "planned_hours");
+    sess_argf(&x, "%u", in->planned_hours);
+    sess_arg(&x, "status");
+    sess_argf(&x, "%d", BOUSSOLE__V1__BILAN_STATUS__BILAN_STATUS_ACTIVE);
+    sess_arg(&x, "phase");
+    sess_argf(&x, "%d", BOUSSOLE__V1__PHASE__PHASE_PRELIMINARY);
+    sess_arg(&x, "create_ms");
+    sess_argf(&x, "%lld", (long long)op->now_ms);
+    sess_arg(&x, "update_ms");
+    sess_argf(&x, "%lld", (long long)op->now_ms);
+    if (x.oom || op->ctx == NULL) {
         bsl_call_fail(call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
-    boussole__v1__bilan__init(op->bilan);
-    op->bilan->id = id;
-
-    long long now = (long long)bsl_clock_now_ms(app->clock);
-    char key[SESSIONS_KEY_MAX], funding[8], hours[8], phase[8], status[8], ms[24];
-    key_bilan(key, id);
-    snprintf(funding, sizeof(funding), "%d", (int)in->funding);
-    snprintf(hours, sizeof(hours), "%u", in->planned_hours);
-    snprintf(phase, sizeof(phase), "%d", BOUSSOLE__V1__PHASE__PHASE_PRELIMINARY);
-    snprintf(status, sizeof(status), "%d", BOUSSOLE__V1__BILAN_STATUS__BILAN_STATUS_ACTIVE);
-    snprintf(ms, sizeof(ms), "%lld", now);
-    const char *argv[] = {
-        key,
-        "beneficiary",
-        in->beneficiary_id,
-        "counselor",
-        counselor_id,
-        "organisation",
-        in->organisation_id,
-        "funding",
-        funding,
-        "planned_hours",
-        hours,
-        "start_date",
-        in->start_date,
-        "end_date",
-        in->end_date,
-        "status",
-        status,
-        "phase",
-        phase,
-        "version",
-        "1",
-        "create_ms",
-        ms,
-        "update_ms",
-        ms,
-    };
-    size_t lens[sizeof(argv) / sizeof(argv[0])];
-    for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++) {
-        lens[i] = strlen(argv[i]);
-    }
     int rv = bsl_redis_eval(app->redis, app->create_bilan, bsl_call_remaining_ms(call), on_created,
-                            op, 1, (int)(sizeof(argv) / sizeof(argv[0])), argv, lens);
+                            op, 1, x.n, x.v, x.len);
     if (rv != BSL_OK) {
         bsl_call_fail_err(call, rv, "storing the bilan");
     }
@@ -271,48 +224,304 @@ void sessions_create_bilan(Boussole__V1__SessionService_Service *service,
 
 /* ---- GetBilan ----------------------------------------------------------------------- */
 
+/* The hot path: one HGETALL, no script. */
 static void on_bilan_read(const redisReply *reply, int err, void *arg)
 {
-    bsl_call *call = arg;
+    sess_op *op = arg;
     if (err != BSL_OK) {
-        bsl_call_fail_err(call, err, "reading the bilan");
+        bsl_call_fail_err(op->call, err, "reading the bilan");
         return;
     }
-    const Boussole__V1__GetBilanRequest *in = (const void *)bsl_call_request(call);
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
-        bsl_call_fail(call, BSL_STATUS_NOT_FOUND, "no such bilan");
+        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such bilan");
         return;
     }
-    Boussole__V1__Bilan *b = bilan_from_hash(call, in->id, reply);
-    if (b == NULL) {
-        bsl_call_fail(call, BSL_STATUS_INTERNAL, "the stored bilan is unreadable");
+    if (!sess_bilan_from_reply(op, reply)) {
         return;
     }
-    if (!may_read(bsl_call_caller(call), b)) {
-        /* The same answer as a missing bilan: existence does not leak. */
-        bsl_call_fail(call, BSL_STATUS_NOT_FOUND, "no such bilan");
+    bsl_status st = sess_access(op->caller, &op->bilan, SESS_ACT_GET_BILAN);
+    if (st != BSL_STATUS_OK) {
+        /* Everyone with a relation may read the bilan: a refusal is a caller without one, who
+         * gets the same answer as for a missing bilan. */
+        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such bilan");
         return;
     }
-    bsl_call_reply(call, &b->base);
+    sess_reply_bilan(op);
 }
 
-void sessions_get_bilan(Boussole__V1__SessionService_Service *service,
-                        const Boussole__V1__GetBilanRequest *in,
-                        Boussole__V1__Bilan_Closure closure, void *closure_data)
+SESS_HANDLER(get_bilan, GetBilanRequest, Bilan)
 {
     (void)closure;
-    sessions_app *app = sessions_of(service);
     bsl_call *call = closure_data;
     bsl_check chk = bsl_check_begin(call);
     bsl_check_id(&chk, "id", in->id);
     if (!bsl_check_end(&chk)) {
         return;
     }
+    sess_op *op = sess_op_new(call, sessions_of(service), in->id, SESS_ACT_GET_BILAN);
+    if (op == NULL) {
+        return;
+    }
     char key[SESSIONS_KEY_MAX];
     key_bilan(key, in->id);
-    int rv = bsl_redis_command(app->redis, bsl_call_remaining_ms(call), on_bilan_read, call,
+    int rv = bsl_redis_command(op->app->redis, bsl_call_remaining_ms(call), on_bilan_read, op,
                                "HGETALL %s", key);
     if (rv != BSL_OK) {
         bsl_call_fail_err(call, rv, "reading the bilan");
     }
+}
+
+/* ---- UpdateBilan -------------------------------------------------------------------- */
+
+static void on_updated(sess_op *op, const redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_STRING) {
+        bsl_call_fail(op->call, BSL_STATUS_INTERNAL, "unexpected answer from Redis");
+        return;
+    }
+    if (strcmp(reply->element[0]->str, "REFUSED") == 0) {
+        sess_fail_precondition(op, "HOURS_ALREADY_SPENT",
+                               "planned_hours may not go below the %u minutes already spent",
+                               sess_spent_minutes(&op->bilan));
+        return;
+    }
+    if (reply->elements != 2 || !sess_bilan_from_reply(op, reply->element[1])) {
+        if (reply->elements != 2) {
+            bsl_call_fail(op->call, BSL_STATUS_INTERNAL, "unexpected answer from Redis");
+        }
+        return;
+    }
+    sess_reply_bilan(op);
+}
+
+static void update_loaded(sess_op *op)
+{
+    const Boussole__V1__UpdateBilanRequest *in = (const void *)bsl_call_request(op->call);
+    const sess_bilan *b = &op->bilan;
+    if (!sess_require_active(op)) {
+        return;
+    }
+    if (in->version != b->version) {
+        bsl_call_fail(op->call, BSL_STATUS_ABORTED,
+                      "version %llu is stale (the bilan is at version %llu): read it again",
+                      (unsigned long long)in->version, (unsigned long long)b->version);
+        return;
+    }
+    if (in->funding != 0 && (int)in->funding != b->funding &&
+        b->phase != BOUSSOLE__V1__PHASE__PHASE_PRELIMINARY) {
+        sess_fail_precondition(op, "PHASE_ORDER",
+                               "funding changes only during the preliminary phase");
+        return;
+    }
+    const char *start = in->start_date[0] ? in->start_date : b->start_date;
+    const char *end = in->end_date[0] ? in->end_date : b->end_date;
+    if (bsl_date_parse(end) < bsl_date_parse(start)) {
+        bsl_call_fail_field(op->call, in->end_date[0] ? "end_date" : "start_date",
+                            "the planned last day would come before the first day");
+        return;
+    }
+    sess_args x;
+    sess_args_init(&x, op->arena, 16);
+    sess_arg_key(&x, op->bilan_id, NULL);
+    sess_argf(&x, "%llu", (unsigned long long)in->version);
+    sess_argf(&x, "%lld", (long long)op->now_ms);
+    if (in->planned_hours != 0) {
+        sess_argf(&x, "%u", in->planned_hours);
+        sess_arg(&x, "planned_hours");
+        sess_argf(&x, "%u", in->planned_hours);
+    } else {
+        sess_arg(&x, "");
+    }
+    if (in->funding != 0) {
+        sess_arg(&x, "funding");
+        sess_argf(&x, "%d", (int)in->funding);
+    }
+    if (in->start_date[0] != '\0') {
+        sess_arg(&x, "start_date");
+        sess_arg(&x, in->start_date);
+    }
+    if (in->end_date[0] != '\0') {
+        sess_arg(&x, "end_date");
+        sess_arg(&x, in->end_date);
+    }
+    sess_eval(op, op->app->update_bilan, &x, 1, on_updated);
+}
+
+SESS_HANDLER(update_bilan, UpdateBilanRequest, Bilan)
+{
+    (void)closure;
+    bsl_call *call = closure_data;
+    bsl_check chk = bsl_check_begin(call);
+    bsl_check_id(&chk, "id", in->id);
+    if (in->version == 0) {
+        bsl_check_violation(&chk, "version", "required: the version read");
+    }
+    bsl_check_enum(&chk, "funding", &boussole__v1__funding__descriptor, (int)in->funding, true);
+    if (in->planned_hours != 0) {
+        bsl_check_range(&chk, "planned_hours", in->planned_hours, 1, 24);
+    }
+    long start = -1, end = -1;
+    bsl_check_date(&chk, "start_date", in->start_date, true, &start);
+    bsl_check_date(&chk, "end_date", in->end_date, true, &end);
+    if (start >= 0 && end >= 0 && end < start) {
+        bsl_check_violation(&chk, "end_date", "must not be before start_date");
+    }
+    if (in->funding == 0 && in->planned_hours == 0 && in->start_date[0] == '\0' &&
+        in->end_date[0] == '\0') {
+        bsl_check_violation(&chk, "funding", "nothing to change: set at least one field");
+    }
+    if (!bsl_check_end(&chk)) {
+        return;
+    }
+    sess_op *op = sess_op_new(call, sessions_of(service), in->id, SESS_ACT_UPDATE_BILAN);
+    if (op != NULL) {
+        sess_load(op, NULL, 0, update_loaded);
+    }
+}
+
+/* ---- CancelBilan -------------------------------------------------------------------- */
+
+static void on_cancelled(sess_op *op, const redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        bsl_call_fail(op->call, BSL_STATUS_INTERNAL, "unexpected answer from Redis");
+        return;
+    }
+    if (!sess_bilan_from_reply(op, reply->element[1])) {
+        return;
+    }
+    /* On a first cancellation and on a repeat alike, so that a repeat repairs a first
+     * attempt that stopped before this step. */
+    sess_mark_ended(op, sess_reply_bilan);
+}
+
+static void cancel_loaded(sess_op *op)
+{
+    const Boussole__V1__CancelBilanRequest *in = (const void *)bsl_call_request(op->call);
+    sess_args x;
+    sess_args_init(&x, op->arena, 8);
+    sess_arg_key(&x, op->bilan_id, NULL);
+    sess_arg_key(&x, op->bilan_id, "history");
+    sess_argf(&x, "%d", (int)in->reason);
+    sess_argf(&x, "%lld", (long long)op->now_ms);
+    sess_argf(&x, "%d", (int)op->caller->role);
+    sess_arg(&x, op->caller->subject);
+    sess_eval(op, op->app->cancel_bilan, &x, 2, on_cancelled);
+}
+
+SESS_HANDLER(cancel_bilan, CancelBilanRequest, Bilan)
+{
+    (void)closure;
+    bsl_call *call = closure_data;
+    bsl_check chk = bsl_check_begin(call);
+    bsl_check_id(&chk, "id", in->id);
+    bsl_check_enum(&chk, "reason", &boussole__v1__cancel_reason__descriptor, (int)in->reason,
+                   false);
+    if (in->reason == BOUSSOLE__V1__CANCEL_REASON__CANCEL_REASON_DATA_ERASED) {
+        bsl_check_violation(&chk, "reason", "DATA_ERASED is set by the service itself");
+    }
+    if (!bsl_check_end(&chk)) {
+        return;
+    }
+    sess_op *op = sess_op_new(call, sessions_of(service), in->id, SESS_ACT_CANCEL_BILAN);
+    if (op != NULL) {
+        sess_load(op, NULL, 0, cancel_loaded);
+    }
+}
+
+/* ---- ReassignCounselor -------------------------------------------------------------- */
+
+typedef struct reassign_op {
+    const char *previous;
+    int pending;
+    int err;
+} reassign_op;
+
+static void on_reindexed(const redisReply *reply, int err, void *arg)
+{
+    sess_op *op = arg;
+    reassign_op *r = op->ctx;
+    if (r->err == BSL_OK && (err != BSL_OK || bsl_redis_is_error(reply))) {
+        r->err = err != BSL_OK ? err : BSL_EIO;
+    }
+    if (--r->pending > 0) {
+        return;
+    }
+    if (r->err != BSL_OK) {
+        /* Reassigned but not yet listed under the new counselor: the retry (idempotent)
+         * lists it. A stale entry under the previous one is skipped by ListBilans. */
+        bsl_call_fail_err(op->call, r->err, "indexing the bilan");
+        return;
+    }
+    sess_reply_bilan(op);
+}
+
+static void on_reassigned(sess_op *op, const redisReply *reply)
+{
+    reassign_op *r = op->ctx;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
+        bsl_call_fail(op->call, BSL_STATUS_INTERNAL, "unexpected answer from Redis");
+        return;
+    }
+    bool moved = strcmp(reply->element[0]->str, "DONE") == 0;
+    r->previous = bsl_arena_strdup(op->arena, reply->element[1]->str);
+    if (r->previous == NULL || !sess_bilan_from_reply(op, reply->element[2])) {
+        if (r->previous == NULL) {
+            bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        }
+        return;
+    }
+    char add[SESSIONS_KEY_MAX], rem[SESSIONS_KEY_MAX];
+    key_index(add, "counselor", op->bilan.counselor);
+    key_index(rem, "counselor", r->previous);
+    r->pending = moved ? 2 : 1;
+    uint32_t t = bsl_call_remaining_ms(op->call);
+    int rv = bsl_redis_command(op->app->redis, t, on_reindexed, op, "ZADD %s %lld %s", add,
+                               (long long)op->bilan.create_ms, op->bilan_id);
+    if (rv == BSL_OK && moved) {
+        rv =
+            bsl_redis_command(op->app->redis, t, on_reindexed, op, "ZREM %s %s", rem, op->bilan_id);
+        if (rv != BSL_OK) {
+            r->err = rv;
+            r->pending--;
+        }
+    } else if (rv != BSL_OK) {
+        bsl_call_fail_err(op->call, rv, "indexing the bilan");
+    }
+}
+
+static void reassign_loaded(sess_op *op)
+{
+    const Boussole__V1__ReassignCounselorRequest *in = (const void *)bsl_call_request(op->call);
+    sess_args x;
+    sess_args_init(&x, op->arena, 4);
+    sess_arg_key(&x, op->bilan_id, NULL);
+    sess_arg(&x, in->counselor_id);
+    sess_argf(&x, "%lld", (long long)op->now_ms);
+    sess_eval(op, op->app->reassign, &x, 1, on_reassigned);
+}
+
+SESS_HANDLER(reassign_counselor, ReassignCounselorRequest, Bilan)
+{
+    (void)closure;
+    bsl_call *call = closure_data;
+    bsl_check chk = bsl_check_begin(call);
+    bsl_check_id(&chk, "id", in->id);
+    bsl_check_subject(&chk, "counselor_id", in->counselor_id);
+    if (!bsl_check_end(&chk)) {
+        return;
+    }
+    sess_op *op = sess_op_new(call, sessions_of(service), in->id, SESS_ACT_REASSIGN);
+    if (op == NULL) {
+        return;
+    }
+    op->ctx = bsl_arena_calloc(op->arena, 1, sizeof(reassign_op));
+    if (op->ctx == NULL) {
+        bsl_call_fail(call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    sess_load(op, NULL, 0, reassign_loaded);
 }

@@ -7,6 +7,7 @@
 #include "boussole/id.h"
 #include "boussole/pbutil.h"
 #include "keys.h"
+#include "model.h"
 #include "sessions.h"
 
 /* ---- GetBilanAccess ----------------------------------------------------------------- */
@@ -46,9 +47,7 @@ static void on_access(const redisReply *reply, int err, void *arg)
     bsl_call_reply(call, &out.base);
 }
 
-void sessions_get_bilan_access(Boussole__V1__SessionService_Service *service,
-                               const Boussole__V1__GetBilanAccessRequest *in,
-                               Boussole__V1__BilanAccess_Closure closure, void *closure_data)
+SESS_HANDLER(get_bilan_access, GetBilanAccessRequest, BilanAccess)
 {
     (void)closure;
     sessions_app *app = sessions_of(service);
@@ -71,11 +70,14 @@ void sessions_get_bilan_access(Boussole__V1__SessionService_Service *service,
 
 /* ---- ReportQuestionnaireCompleted --------------------------------------------------- */
 
-/* Records the assignment in the bilan's set of completed ones; unknown bilans are refused. */
+/* Records the assignment in the bilan's set of completed ones, and their count in the
+ * bilan's hash (for Bilan.progress); unknown bilans are refused. */
 static const char report_questionnaire_script[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOT_FOUND') end\n"
     "redis.call('SADD', KEYS[2], ARGV[1])\n"
-    "return redis.call('SCARD', KEYS[2])\n";
+    "local n = redis.call('SCARD', KEYS[2])\n"
+    "redis.call('HSET', KEYS[1], 'questionnaires', n)\n"
+    "return n\n";
 
 static void on_reported(const redisReply *reply, int err, void *arg)
 {
@@ -94,10 +96,8 @@ static void on_reported(const redisReply *reply, int err, void *arg)
     bsl_call_reply(call, &out.base);
 }
 
-void sessions_report_questionnaire_completed(
-    Boussole__V1__SessionService_Service *service,
-    const Boussole__V1__ReportQuestionnaireCompletedRequest *in,
-    Boussole__V1__ReportQuestionnaireCompletedResponse_Closure closure, void *closure_data)
+SESS_HANDLER(report_questionnaire_completed, ReportQuestionnaireCompletedRequest,
+             ReportQuestionnaireCompletedResponse)
 {
     (void)closure;
     sessions_app *app = sessions_of(service);
@@ -110,7 +110,7 @@ void sessions_report_questionnaire_completed(
     }
     char k1[SESSIONS_KEY_MAX], k2[SESSIONS_KEY_MAX];
     key_bilan(k1, in->bilan_id);
-    snprintf(k2, sizeof(k2), "bilan:{%s}:questionnaires", in->bilan_id);
+    key_part(k2, in->bilan_id, "questionnaires");
     const char *argv[] = { k1, k2, in->assignment_id };
     size_t lens[] = { strlen(k1), strlen(k2), strlen(in->assignment_id) };
     int rv = bsl_redis_eval(app->redis, app->report_questionnaire, bsl_call_remaining_ms(call),
@@ -143,10 +143,8 @@ static void on_synthesis_reported(const redisReply *reply, int err, void *arg)
     bsl_call_reply(call, &out.base);
 }
 
-void sessions_report_synthesis_finalised(
-    Boussole__V1__SessionService_Service *service,
-    const Boussole__V1__ReportSynthesisFinalisedRequest *in,
-    Boussole__V1__ReportSynthesisFinalisedResponse_Closure closure, void *closure_data)
+SESS_HANDLER(report_synthesis_finalised, ReportSynthesisFinalisedRequest,
+             ReportSynthesisFinalisedResponse)
 {
     (void)closure;
     sessions_app *app = sessions_of(service);
@@ -172,11 +170,53 @@ void sessions_report_synthesis_finalised(
 
 /* ---- ListEndedBilans ---------------------------------------------------------------- */
 
-/* Ended bilans are in the zset "bilans:ended" (member: id, score: end time in ms). The page
- * token is the offset of the next page. */
+/* Ended bilans are in the zset bilans:ended (member: id, score: end time in ms), which
+ * EraseBilanData leaves. The page token is the cursor of the last entry answered (store.c's
+ * page script), so that the retention sweep, which erases each page before asking for the
+ * next, skips nothing. Each entry's beneficiary is read from its bilan (pipelined). */
+typedef struct ended_op {
+    bsl_call *call;
+    Boussole__V1__ListEndedBilansResponse out;
+    size_t pending;
+    int err;
+} ended_op;
+
+typedef struct ended_slot {
+    ended_op *e;
+    Boussole__V1__EndedBilan *entry;
+} ended_slot;
+
+static void ended_done(ended_op *e)
+{
+    if (e->err != BSL_OK) {
+        bsl_call_fail_err(e->call, e->err, "listing ended bilans");
+        return;
+    }
+    bsl_call_reply(e->call, &e->out.base);
+}
+
+static void on_beneficiary(const redisReply *reply, int err, void *arg)
+{
+    ended_slot *s = arg;
+    ended_op *e = s->e;
+    if (err != BSL_OK) {
+        e->err = err;
+    } else if (reply->type == REDIS_REPLY_STRING) {
+        s->entry->beneficiary_id = bsl_arena_strdup(bsl_call_arena(e->call), reply->str);
+        if (s->entry->beneficiary_id == NULL) {
+            e->err = BSL_ENOMEM;
+            s->entry->beneficiary_id = "";
+        }
+    }
+    if (--e->pending == 0) {
+        ended_done(e);
+    }
+}
+
 static void on_ended(const redisReply *reply, int err, void *arg)
 {
-    bsl_call *call = arg;
+    ended_op *e = arg;
+    bsl_call *call = e->call;
     const Boussole__V1__ListEndedBilansRequest *in = (const void *)bsl_call_request(call);
     if (err != BSL_OK) {
         bsl_call_fail_err(call, err, "listing ended bilans");
@@ -187,30 +227,62 @@ static void on_ended(const redisReply *reply, int err, void *arg)
         return;
     }
     bsl_arena *a = bsl_call_arena(call);
-    Boussole__V1__ListEndedBilansResponse out = BOUSSOLE__V1__LIST_ENDED_BILANS_RESPONSE__INIT;
     size_t n = reply->elements / 2;
     uint32_t size = in->page && in->page->page_size ? in->page->page_size : 20;
-    out.bilans = bsl_arena_calloc(a, n ? n : 1, sizeof(*out.bilans));
-    for (size_t i = 0; out.bilans && i < n; i++) {
-        Boussole__V1__EndedBilan *e = bsl_arena_alloc(a, sizeof(*e));
-        if (e == NULL) {
-            break;
-        }
-        boussole__v1__ended_bilan__init(e);
-        e->bilan_id = bsl_arena_strdup(a, reply->element[2 * i]->str);
-        e->beneficiary_id = "";
-        e->end_time = bsl_pb_timestamp(a, strtoll(reply->element[2 * i + 1]->str, NULL, 10));
-        out.bilans[out.n_bilans++] = e;
+    e->out.bilans = bsl_arena_calloc(a, n ? n : 1, sizeof(*e->out.bilans));
+    ended_slot *slots = bsl_arena_calloc(a, n ? n : 1, sizeof(*slots));
+    if (e->out.bilans == NULL || slots == NULL) {
+        bsl_call_fail(call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
     }
-    long offset = in->page && in->page->page_token[0] ? strtol(in->page->page_token, NULL, 10) : 0;
-    out.next_page_token = n == size ? bsl_arena_printf(a, "%ld", offset + (long)n) : "";
-    bsl_call_reply(call, &out.base);
+    const char *last_id = "", *last_score = "";
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *m = reply->element[2 * i], *sc = reply->element[2 * i + 1];
+        Boussole__V1__EndedBilan *b = bsl_arena_alloc(a, sizeof(*b));
+        if (b == NULL || m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING) {
+            bsl_call_fail(call, BSL_STATUS_INTERNAL, "unexpected answer from Redis");
+            return;
+        }
+        boussole__v1__ended_bilan__init(b);
+        b->bilan_id = bsl_arena_strdup(a, m->str);
+        b->beneficiary_id = "";
+        b->end_time = bsl_pb_timestamp(a, strtoll(sc->str, NULL, 10));
+        if (b->bilan_id == NULL || b->end_time == NULL) {
+            bsl_call_fail(call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+            return;
+        }
+        e->out.bilans[e->out.n_bilans++] = b;
+        last_id = b->bilan_id;
+        last_score = sc->str;
+    }
+    e->out.next_page_token =
+        n == size ? bsl_arena_printf(a, "%lld:%s", strtoll(last_score, NULL, 10), last_id) : "";
+    if (e->out.next_page_token == NULL) {
+        bsl_call_fail(call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    if (n == 0) {
+        ended_done(e);
+        return;
+    }
+    sessions_app *app = sessions_of((Boussole__V1__SessionService_Service *)bsl_call_service(call));
+    e->pending = n;
+    for (size_t i = 0; i < n; i++) {
+        char key[SESSIONS_KEY_MAX];
+        key_bilan(key, e->out.bilans[i]->bilan_id);
+        slots[i] = (ended_slot){ e, e->out.bilans[i] };
+        if (bsl_redis_command(app->redis, bsl_call_remaining_ms(call), on_beneficiary, &slots[i],
+                              "HGET %s beneficiary", key) != BSL_OK) {
+            e->err = BSL_ENOMEM;
+            if (--e->pending == 0) {
+                ended_done(e);
+                return;
+            }
+        }
+    }
 }
 
-void sessions_list_ended_bilans(Boussole__V1__SessionService_Service *service,
-                                const Boussole__V1__ListEndedBilansRequest *in,
-                                Boussole__V1__ListEndedBilansResponse_Closure closure,
-                                void *closure_data)
+SESS_HANDLER(list_ended_bilans, ListEndedBilansRequest, ListEndedBilansResponse)
 {
     (void)closure;
     sessions_app *app = sessions_of(service);
@@ -218,21 +290,36 @@ void sessions_list_ended_bilans(Boussole__V1__SessionService_Service *service,
     bsl_check chk = bsl_check_begin(call);
     uint32_t size = in->page && in->page->page_size ? in->page->page_size : 20;
     bsl_check_range(&chk, "page.page_size", size, 1, 100);
-    long offset = 0;
-    if (in->page && in->page->page_token[0] != '\0') {
-        char *end;
-        offset = strtol(in->page->page_token, &end, 10);
-        if (*end != '\0' || offset < 0 || offset > 100000000) {
-            bsl_check_violation(&chk, "page.page_token", "not a token this service gave");
-        }
+    int64_t cursor_score = 0;
+    char cursor_id[BSL_ID_LEN + 1] = "";
+    if (in->page && in->page->page_token[0] != '\0' &&
+        !sess_cursor_parse(in->page->page_token, &cursor_score, cursor_id)) {
+        bsl_check_violation(&chk, "page.page_token", "not a token this service gave");
     }
     if (!bsl_check_end(&chk)) {
         return;
     }
-    long long before = in->ended_before ? bsl_pb_timestamp_ms(in->ended_before) : 0;
-    int rv = bsl_redis_command(app->redis, bsl_call_remaining_ms(call), on_ended, call,
-                               "ZRANGEBYSCORE bilans:ended -inf %lld WITHSCORES LIMIT %ld %u",
-                               before, offset, size);
+    ended_op *e = bsl_arena_calloc(bsl_call_arena(call), 1, sizeof(*e));
+    if (e == NULL) {
+        bsl_call_fail(call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    e->call = call;
+    boussole__v1__list_ended_bilans_response__init(&e->out);
+    char score[24] = "", before[24], count[16];
+    if (cursor_id[0] != '\0') {
+        snprintf(score, sizeof(score), "%lld", (long long)cursor_score);
+    }
+    snprintf(before, sizeof(before), "%lld",
+             (long long)(in->ended_before ? bsl_pb_timestamp_ms(in->ended_before) : 0));
+    snprintf(count, sizeof(count), "%u", size);
+    const char *argv[] = { SESSIONS_ENDED_KEY, "asc", score, cursor_id, before, count };
+    size_t lens[6];
+    for (int i = 0; i < 6; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+    int rv = bsl_redis_eval(app->redis, app->page, bsl_call_remaining_ms(call), on_ended, e, 1, 6,
+                            argv, lens);
     if (rv != BSL_OK) {
         bsl_call_fail_err(call, rv, "listing ended bilans");
     }
