@@ -153,6 +153,58 @@ HELPER bsl_status call(const char *method, const ProtobufCMessage *req,
     return call_k(method, req, c, NULL, resp);
 }
 
+/* ---- concurrent calls ------------------------------------------------------------------ */
+
+typedef struct many_slot {
+    bsl_status status;
+    bool done;
+    int *pending;
+} many_slot;
+
+static void on_many(const bsl_reply *reply, void *arg)
+{
+    many_slot *s = arg;
+    s->status = reply->code;
+    s->done = true;
+    (*s->pending)--;
+}
+
+/* Sends n calls at once (all in flight together) and waits for every answer; statuses[i] is
+ * the answer to reqs[i]. Methods that need one get a distinct idempotency key each. */
+HELPER void call_many(const char *method, const ProtobufCMessage *const *reqs,
+                      const Boussole__V1__Caller *c, size_t n, bsl_status *statuses)
+{
+    char full[128];
+    snprintf(full, sizeof(full), SVC "%s", method);
+    many_slot *slots = calloc(n, sizeof(*slots));
+    int pending = (int)n;
+    assert_non_null(slots);
+    for (size_t i = 0; i < n; i++) {
+        slots[i].pending = &pending;
+        bsl_call_opts o = { .caller = c };
+        assert_int_equal(
+            bsl_client_call(bsl_sync_client_client(sc), full, reqs[i], &o, on_many, &slots[i]),
+            BSL_OK);
+    }
+    while (pending > 0) {
+        ev_run(bsl_sync_client_loop(sc), EVRUN_ONCE);
+    }
+    for (size_t i = 0; i < n; i++) {
+        statuses[i] = slots[i].status;
+    }
+    free(slots);
+}
+
+/* How many of the statuses are `want`. */
+HELPER size_t count_status(const bsl_status *statuses, size_t n, bsl_status want)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        k += statuses[i] == want;
+    }
+    return k;
+}
+
 /* The message of the last answer. */
 HELPER const char *last_message(void)
 {
