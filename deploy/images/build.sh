@@ -46,6 +46,12 @@ format=()
 if [ "$TOOL" = podman ]; then
     format=(--format docker) # keeps HEALTHCHECK
 fi
+# The build stage once, tagged, so that the service stages reuse it and pruning dangling images
+# keeps its layers (the -dev packages) for the next build.
+t0=$(date +%s)
+"$TOOL" build "${format[@]}" "${EXTRA[@]}" --target build -t "boussole/build:$TAG" \
+    -f "$ctx/deploy/images/Dockerfile" "$ctx"
+echo "build stage boussole/build:$TAG built in $(($(date +%s) - t0)) s"
 for svc in "${services[@]}"; do
     t0=$(date +%s)
     if [ "$svc" = redis ]; then
