@@ -1,0 +1,412 @@
+/*
+ * The gateway's limits and request metadata, end to end: CORS (preflight and actual requests),
+ * the body size limit, per-client rate limiting, the in-flight cap, request ids, trace
+ * propagation into the service's logs, idempotency keys, and the per-request log line.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "boussole/service.h"
+#include "gateway_harness.h"
+
+static te_env env;
+static te_proc sessions, gw, gw_rate, gw_small;
+static char *counselor, *beneficiary;
+static char bilan_id[64];
+
+static const char *ORIGIN = "https://app.example.org";
+
+static char *create_body(const char *beneficiary_id)
+{
+    static char body[512];
+    snprintf(body, sizeof(body),
+             "{\"beneficiaryId\":\"%s\",\"organisationId\":\"org-lumiere\",\"funding\":"
+             "\"FUNDING_CPF\",\"plannedHours\":12,\"startDate\":\"2026-12-01\",\"endDate\":"
+             "\"2027-02-28\"}",
+             beneficiary_id);
+    return body;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    bsl_init();
+    te_init(&env, "gateway_limits");
+    te_redis_start(&env);
+    te_service_start(&env, &sessions, "sessions", NULL);
+    const char *args[] = { "--rate-limit=0",
+                           "--cors-origins=https://app.example.org, "
+                           "http://localhost:5173",
+                           "--max-in-flight=3", NULL };
+    gwh_gateway_start(&env, &gw, "gateway", sessions.url, args);
+    const char *rate[] = { "--rate-limit=0.5", "--rate-burst=3", "--trust-forwarded-for=true",
+                           NULL };
+    gwh_gateway_start(&env, &gw_rate, "gateway-rate", sessions.url, rate);
+    const char *small[] = { "--rate-limit=0", "--max-body-bytes=2048", NULL };
+    gwh_gateway_start(&env, &gw_small, "gateway-small", sessions.url, small);
+    counselor = gwh_token(&env, "c-marie", "counselor", "org-lumiere", "");
+    beneficiary = gwh_token(&env, "b-jeanne", "beneficiary", "", "");
+    gwh_resp r;
+    int st = gwh_post(gw.port, "boussole.v1.SessionService/CreateBilan", counselor,
+                      create_body("b-jeanne"), NULL, &r);
+    snprintf(bilan_id, sizeof(bilan_id), "%s", gwh_json_str(r.body, "id"));
+    gwh_resp_free(&r);
+    return st == 200 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    te_fini(&env);
+    free(counselor);
+    free(beneficiary);
+    return 0;
+}
+
+static const char *get_body(void)
+{
+    static char body[128];
+    snprintf(body, sizeof(body), "{\"id\":\"%s\"}", bilan_id);
+    return body;
+}
+
+/* ---- CORS ------------------------------------------------------------------------------ */
+
+static void cors_preflight(void **state)
+{
+    (void)state;
+    gwh_resp r;
+    const char *ok[] = { "Origin: https://app.example.org", "Access-Control-Request-Method: POST",
+                         "Access-Control-Request-Headers: authorization, content-type, "
+                         "connect-protocol-version, connect-timeout-ms, idempotency-key",
+                         NULL };
+    assert_int_equal(
+        gwh_http(gw.port, "OPTIONS", "/boussole.v1.SessionService/GetBilan", ok, NULL, 0, &r), 204);
+    assert_string_equal(gwh_header(&r, "Access-Control-Allow-Origin"), ORIGIN);
+    assert_string_equal(gwh_header(&r, "Vary"), "Origin");
+    assert_non_null(strstr(gwh_header(&r, "Access-Control-Allow-Methods"), "POST"));
+    assert_non_null(strstr(gwh_header(&r, "Access-Control-Allow-Headers"), "Authorization"));
+    assert_non_null(strstr(gwh_header(&r, "Access-Control-Allow-Headers"), "Connect-Timeout-Ms"));
+    assert_string_equal(gwh_header(&r, "Access-Control-Max-Age"), "7200");
+    gwh_resp_free(&r);
+    /* The second configured origin too. */
+    const char *local[] = { "Origin: http://localhost:5173", "Access-Control-Request-Method: GET",
+                            NULL };
+    assert_int_equal(
+        gwh_http(gw.port, "OPTIONS", "/boussole.v1.SessionService/GetBilan", local, NULL, 0, &r),
+        204);
+    assert_string_equal(gwh_header(&r, "Access-Control-Allow-Origin"), "http://localhost:5173");
+    gwh_resp_free(&r);
+    /* Another origin, a method we do not serve, a header we do not accept: refused, and
+     * without any Access-Control-Allow-Origin. */
+    const char *evil[] = { "Origin: https://evil.example", "Access-Control-Request-Method: POST",
+                           NULL };
+    const char *put[] = { "Origin: https://app.example.org", "Access-Control-Request-Method: PUT",
+                          NULL };
+    const char *hdr[] = { "Origin: https://app.example.org", "Access-Control-Request-Method: POST",
+                          "Access-Control-Request-Headers: content-type, x-evil", NULL };
+    const char *const *refused[] = { evil, put, hdr };
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(gwh_http(gw.port, "OPTIONS", "/boussole.v1.SessionService/GetBilan",
+                                  refused[i], NULL, 0, &r),
+                         403);
+        assert_null(gwh_header(&r, "Access-Control-Allow-Origin"));
+        gwh_resp_free(&r);
+    }
+    /* A plain OPTIONS (no preflight headers). */
+    assert_int_equal(gwh_http(gw.port, "OPTIONS", "/", NULL, NULL, 0, &r), 204);
+    assert_non_null(gwh_header(&r, "Allow"));
+    gwh_resp_free(&r);
+}
+
+static void cors_actual_requests(void **state)
+{
+    (void)state;
+    gwh_resp r;
+    const char *from_app[] = { "Origin: https://app.example.org", NULL };
+    assert_int_equal(gwh_post(gw.port, "boussole.v1.SessionService/GetBilan", beneficiary,
+                              get_body(), from_app, &r),
+                     200);
+    assert_string_equal(gwh_header(&r, "Access-Control-Allow-Origin"), ORIGIN);
+    assert_non_null(strstr(gwh_header(&r, "Access-Control-Expose-Headers"), "X-Request-Id"));
+    gwh_resp_free(&r);
+    /* Errors carry the CORS headers too, or the browser hides them from the front end. */
+    assert_int_equal(
+        gwh_post(gw.port, "boussole.v1.SessionService/GetBilan", NULL, get_body(), from_app, &r),
+        401);
+    assert_string_equal(gwh_header(&r, "Access-Control-Allow-Origin"), ORIGIN);
+    gwh_resp_free(&r);
+    const char *from_evil[] = { "Origin: https://evil.example", NULL };
+    assert_int_equal(gwh_post(gw.port, "boussole.v1.SessionService/GetBilan", beneficiary,
+                              get_body(), from_evil, &r),
+                     200);
+    assert_null(gwh_header(&r, "Access-Control-Allow-Origin"));
+    gwh_resp_free(&r);
+}
+
+/* ---- sizes ----------------------------------------------------------------------------- */
+
+static void body_size_limit(void **state)
+{
+    (void)state;
+    gwh_resp r;
+    char *big = malloc(4000);
+    memset(big, ' ', 3999);
+    big[0] = '{';
+    memcpy(big + 3990, "\"id\":\"x\"}", 9);
+    big[3999] = '\0';
+    assert_int_equal(
+        gwh_post(gw_small.port, "boussole.v1.SessionService/GetBilan", beneficiary, big, NULL, &r),
+        413);
+    assert_non_null(strstr(r.body, "\"code\":\"resource_exhausted\""));
+    assert_non_null(strstr(r.body, "2048"));
+    gwh_resp_free(&r);
+    /* Just under the limit: accepted, and the service judges the id. */
+    memmove(big + 2000 - 10, big + 3990, 10);
+    big[2000] = '\0';
+    assert_int_equal(
+        gwh_post(gw_small.port, "boussole.v1.SessionService/GetBilan", beneficiary, big, NULL, &r),
+        400);
+    assert_non_null(strstr(r.body, "\"id\""));
+    gwh_resp_free(&r);
+    free(big);
+    /* Chunked bodies are counted as they come. */
+    char req[8192];
+    int n = snprintf(req, sizeof(req),
+                     "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "400\r\n");
+    memset(req + n, ' ', 1024);
+    n += 1024;
+    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n400\r\n");
+    memset(req + n, ' ', 1024);
+    n += 1024;
+    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n400\r\n");
+    assert_int_equal(gwh_raw(gw_small.port, req, (size_t)n, &r), 413);
+    gwh_resp_free(&r);
+    /* A length announced far over the limit is refused before any of the body is read. */
+    n = snprintf(req, sizeof(req),
+                 "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{");
+    assert_int_equal(gwh_raw(gw_small.port, req, (size_t)n, &r), 413);
+    gwh_resp_free(&r);
+    n = snprintf(req, sizeof(req),
+                 "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\nContent-Length: -5\r\n\r\n{");
+    assert_int_equal(gwh_raw(gw_small.port, req, (size_t)n, &r), 400);
+    gwh_resp_free(&r);
+}
+
+/* ---- rate limiting --------------------------------------------------------------------- */
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+static void rate_limit(void **state)
+{
+    (void)state;
+    gwh_resp r;
+    /* 3 at once, then one every two seconds: the fourth call in a row is refused. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(gwh_post(gw_rate.port, "boussole.v1.SessionService/GetBilan", beneficiary,
+                                  get_body(), NULL, &r),
+                         200);
+        gwh_resp_free(&r);
+    }
+    assert_int_equal(gwh_post(gw_rate.port, "boussole.v1.SessionService/GetBilan", beneficiary,
+                              get_body(), NULL, &r),
+                     429);
+    assert_non_null(strstr(r.body, "\"code\":\"resource_exhausted\""));
+    assert_non_null(strstr(r.body, "boussole.v1.RetryInfo"));
+    int wait = atoi(gwh_header(&r, "Retry-After"));
+    assert_true(wait >= 1 && wait <= 2);
+    gwh_resp_free(&r);
+    /* Per subject: the counselor still has a full bucket. */
+    assert_int_equal(gwh_post(gw_rate.port, "boussole.v1.SessionService/GetBilan", counselor,
+                              get_body(), NULL, &r),
+                     200);
+    gwh_resp_free(&r);
+    /* Anonymous callers, behind a trusted proxy: per forwarded address. */
+    const char *a1[] = { "X-Forwarded-For: 203.0.113.9, 10.0.0.1", NULL };
+    const char *a2[] = { "X-Forwarded-For: 10.0.0.2", NULL };
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(gwh_post(gw_rate.port, "boussole.v1.Health/Check", NULL, "{}", a1, &r),
+                         200);
+        gwh_resp_free(&r);
+    }
+    assert_int_equal(gwh_post(gw_rate.port, "boussole.v1.Health/Check", NULL, "{}", a1, &r), 429);
+    gwh_resp_free(&r);
+    assert_int_equal(gwh_post(gw_rate.port, "boussole.v1.Health/Check", NULL, "{}", a2, &r), 200);
+    gwh_resp_free(&r);
+    /* Without a proxy, per connection: four calls on one keep-alive connection. */
+    char req[4096];
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        n += (size_t)snprintf(req + n, sizeof(req) - n,
+                              "POST /boussole.v1.Health/Check HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 2\r\n%s\r\n{}",
+                              i == 3 ? "Connection: close\r\n" : "");
+    }
+    gwh_raw(gw_rate.port, req, n, &r);
+    assert_int_equal(count(r.raw, "HTTP/1.1 200"), 3);
+    assert_int_equal(count(r.raw, "HTTP/1.1 429"), 1);
+    gwh_resp_free(&r);
+    /* Two seconds later, a token is back. */
+    te_sleep_ms(2100);
+    assert_int_equal(gwh_post(gw_rate.port, "boussole.v1.SessionService/GetBilan", beneficiary,
+                              get_body(), NULL, &r),
+                     200);
+    gwh_resp_free(&r);
+}
+
+/* ---- in flight ------------------------------------------------------------------------- */
+
+typedef struct {
+    int port;
+    int status;
+} slow_call;
+
+static void *call_thread(void *arg)
+{
+    slow_call *c = arg;
+    gwh_resp r;
+    const char *t[] = { "Connect-Timeout-Ms: 3000", NULL };
+    c->status =
+        gwh_post(c->port, "boussole.v1.SessionService/GetBilan", beneficiary, get_body(), t, &r);
+    gwh_resp_free(&r);
+    return NULL;
+}
+
+static void in_flight_cap(void **state)
+{
+    (void)state;
+    /* The service stops: three calls wait for it; a fourth is turned away at once. */
+    te_signal(&sessions, SIGSTOP);
+    pthread_t th[3];
+    slow_call calls[3];
+    for (int i = 0; i < 3; i++) {
+        calls[i] = (slow_call){ .port = gw.port };
+        pthread_create(&th[i], NULL, call_thread, &calls[i]);
+    }
+    te_sleep_ms(500);
+    gwh_resp r;
+    int st =
+        gwh_post(gw.port, "boussole.v1.SessionService/GetBilan", beneficiary, get_body(), NULL, &r);
+    te_signal(&sessions, SIGCONT);
+    assert_int_equal(st, 503);
+    assert_string_equal(gwh_header(&r, "Retry-After"), "1");
+    gwh_resp_free(&r);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(calls[i].status, 200); /* answered once the service resumed */
+    }
+}
+
+/* ---- request metadata ------------------------------------------------------------------ */
+
+static void ids_and_traces_reach_the_service(void **state)
+{
+    (void)state;
+    gwh_resp r;
+    const char *trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const char *h[] = { "X-Request-Id: lim-trace-1",
+                        "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                        NULL };
+    assert_int_equal(
+        gwh_post(gw.port, "boussole.v1.SessionService/GetBilan", beneficiary, get_body(), h, &r),
+        200);
+    assert_string_equal(gwh_header(&r, "X-Request-Id"), "lim-trace-1");
+    gwh_resp_free(&r);
+    te_sleep_ms(200); /* let the service's log line land */
+    char want[128];
+    snprintf(want, sizeof(want), "\"trace_id\":\"%s\"", trace);
+    assert_true(gwh_file_contains(sessions.log, want));
+    assert_true(gwh_file_contains(sessions.log, "\"request_id\":\"lim-trace-1\""));
+    assert_true(gwh_file_contains(gw.log, want));
+    /* A malformed traceparent starts a new trace. */
+    const char *bad[] = { "traceparent: 00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                          NULL };
+    assert_int_equal(
+        gwh_post(gw.port, "boussole.v1.SessionService/GetBilan", beneficiary, get_body(), bad, &r),
+        200);
+    gwh_resp_free(&r);
+    assert_false(gwh_file_contains(gw.log, "00000000000000000000000000000000"));
+}
+
+static void idempotency_keys(void **state)
+{
+    (void)state;
+    gwh_resp r;
+    char first[64];
+    const char *key[] = { "Idempotency-Key: create-once-7f3a", NULL };
+    assert_int_equal(gwh_post(gw.port, "boussole.v1.SessionService/CreateBilan", counselor,
+                              create_body("b-idem"), key, &r),
+                     200);
+    snprintf(first, sizeof(first), "%s", gwh_json_str(r.body, "id"));
+    gwh_resp_free(&r);
+    /* The same key again: the first answer, not a second bilan. */
+    assert_int_equal(gwh_post(gw.port, "boussole.v1.SessionService/CreateBilan", counselor,
+                              create_body("b-idem"), key, &r),
+                     200);
+    assert_string_equal(gwh_json_str(r.body, "id"), first);
+    gwh_resp_free(&r);
+    /* No key: the gateway's client makes one per call, so two calls make two bilans. */
+    assert_int_equal(gwh_post(gw.port, "boussole.v1.SessionService/CreateBilan", counselor,
+                              create_body("b-idem"), NULL, &r),
+                     200);
+    assert_string_not_equal(gwh_json_str(r.body, "id"), first);
+    gwh_resp_free(&r);
+    const char *bad[] = { "Idempotency-Key: has spaces", NULL };
+    assert_int_equal(gwh_post(gw.port, "boussole.v1.SessionService/CreateBilan", counselor,
+                              create_body("b-idem"), bad, &r),
+                     400);
+    assert_non_null(strstr(r.body, "Idempotency-Key"));
+    gwh_resp_free(&r);
+}
+
+static void one_log_line_per_request(void **state)
+{
+    (void)state;
+    gwh_resp r;
+    const char *h[] = { "X-Request-Id: log-line-check", NULL };
+    assert_int_equal(
+        gwh_post(gw.port, "boussole.v1.SessionService/GetBilan", beneficiary, get_body(), h, &r),
+        200);
+    gwh_resp_free(&r);
+    te_sleep_ms(100);
+    char *cmd = NULL;
+    assert_true(asprintf(&cmd, "grep -c '\"request_id\":\"log-line-check\"' %s", gw.log) > 0);
+    char *out = gwh_run(cmd, NULL);
+    assert_string_equal(out, "1");
+    free(out);
+    free(cmd);
+    assert_true(gwh_file_contains(gw.log, "\"method\":\"boussole.v1.SessionService/GetBilan\","));
+    assert_true(gwh_file_contains(gw.log, "\"caller_role\":\"beneficiary\""));
+    /* Never a token, nor the secret. */
+    assert_false(gwh_file_contains(gw.log, "eyJ"));
+    assert_false(gwh_file_contains(gw.log, GWH_SECRET));
+    assert_false(gwh_file_contains(gw.log, "Bearer"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(cors_preflight),   cmocka_unit_test(cors_actual_requests),
+        cmocka_unit_test(body_size_limit),  cmocka_unit_test(rate_limit),
+        cmocka_unit_test(in_flight_cap),    cmocka_unit_test(ids_and_traces_reach_the_service),
+        cmocka_unit_test(idempotency_keys), cmocka_unit_test(one_log_line_per_request),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
