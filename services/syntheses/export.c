@@ -138,7 +138,7 @@ static void on_exported(const redisReply *reply, int err, void *arg)
         return;
     }
     boussole__v1__synthesis_export_item__init(it);
-    it->bilan_id = ctx->bilan.id;
+    it->bilan_id = bsl_arena_strdup(a, ctx->bilan.id);
     syn_header h;
     if (e[0]->elements > 0) {
         if (!ctx->have_dek) {
@@ -195,7 +195,7 @@ static void on_exported(const redisReply *reply, int err, void *arg)
         return;
     }
     boussole__v1__synthesis_retention__init(r);
-    r->bilan_id = ctx->bilan.id;
+    r->bilan_id = it->bilan_id;
     const redisReply *keep = hash_get(e[7], "keep");
     r->keep_agreed = keep != NULL && strcmp(keep->str, "1") == 0;
     const redisReply *end = hash_get(e[7], "end_ms");

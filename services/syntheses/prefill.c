@@ -99,16 +99,18 @@ static char *fill1(prefill_op *op, syn_label tmpl, const char *name, const char 
     return syn_fill(arena_of(op), label(op, tmpl), names, values, 1);
 }
 
-/* Text from another service goes into a bounded field: cut at a character boundary. */
+/* Text from another service goes into a bounded field: copied into the call's arena (the
+ * service's answer is freed after its callback), cut at a character boundary. */
 static const char *bounded(prefill_op *op, const char *s, size_t max_chars)
 {
     size_t chars = 0, i = 0;
     for (; s[i] != '\0'; i++) {
         if (((unsigned char)s[i] & 0xc0) != 0x80 && ++chars > max_chars) {
-            return bsl_arena_strndup(arena_of(op), s, i);
+            break;
         }
     }
-    return s;
+    const char *copy = bsl_arena_strndup(arena_of(op), s, i);
+    return copy ? copy : "";
 }
 
 /* ---- assembling -------------------------------------------------------------------------- */
@@ -255,9 +257,11 @@ static void fill_experiences(prefill_op *op, const ProtobufCMessage *msg, void *
     size_t n_seen = 0;
     for (size_t i = 0; i < r->n_experiences; i++) {
         const Boussole__V1__Experience *e = r->experiences[i];
-        char *period = e->period_end[0]
-                           ? bsl_arena_printf(a, "%s – %s", e->period_start, e->period_end)
-                           : bsl_arena_strdup(a, e->period_start);
+        const syn_labels *l = op->ctx->app->labels;
+        char *start = syn_french_date(a, l, e->period_start);
+        char *period = e->period_end[0] ? bsl_arena_printf(a, "%s – %s", start,
+                                                           syn_french_date(a, l, e->period_end))
+                                        : start;
         const char *names[] = { "title", "period", "description" };
         const char *values[] = { e->title, period, e->description };
         char *line = syn_fill(a, label(op, SYN_L_PREFILL_EXPERIENCE), names, values, 3);

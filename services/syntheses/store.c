@@ -262,10 +262,11 @@ Boussole__V1__Synthesis *syn_synthesis_build(syn_ctx *ctx, const syn_header *h, 
     }
     boussole__v1__synthesis__init(s);
     s->id = (char *)h->id;
-    s->bilan_id = ctx->bilan.id;
-    s->beneficiary_id = ctx->bilan.beneficiary;
-    s->counselor_id = ctx->bilan.counselor;
-    s->organisation_id = ctx->bilan.organisation;
+    /* Copies: the context may be reused for another bilan (export). */
+    s->bilan_id = bsl_arena_strdup(a, ctx->bilan.id);
+    s->beneficiary_id = bsl_arena_strdup(a, ctx->bilan.beneficiary);
+    s->counselor_id = bsl_arena_strdup(a, ctx->bilan.counselor);
+    s->organisation_id = bsl_arena_strdup(a, ctx->bilan.organisation);
     s->version = h->version;
     s->status = (Boussole__V1__SynthesisStatus)h->status;
     s->current_revision = h->revision;
@@ -275,7 +276,9 @@ Boussole__V1__Synthesis *syn_synthesis_build(syn_ctx *ctx, const syn_header *h, 
     s->create_time = bsl_pb_timestamp(a, h->create_ms);
     s->update_time = bsl_pb_timestamp(a, h->update_ms);
     s->versions = bsl_arena_calloc(a, h->version, sizeof(*s->versions));
-    if (s->versions == NULL || s->create_time == NULL || s->update_time == NULL) {
+    if (s->versions == NULL || s->create_time == NULL || s->update_time == NULL ||
+        s->bilan_id == NULL || s->beneficiary_id == NULL || s->counselor_id == NULL ||
+        s->organisation_id == NULL) {
         return NULL;
     }
     for (uint32_t k = 1; k <= h->version; k++) {
