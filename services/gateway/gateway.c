@@ -269,6 +269,20 @@ static void on_drain_timer(struct ev_loop *loop, ev_timer *w, int revents)
     drain_finish(g);
 }
 
+/* After the last answer, nng still has to write it: the server stops only after a quiet
+ * moment, or the answer would be cut with its connection. */
+#define DRAIN_QUIET_S 0.25
+
+static void on_quiet(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    gw_gateway *g = w->data;
+    if (g->active == 0) {
+        drain_finish(g);
+    }
+}
+
 void gw_gateway_drain(gw_gateway *g, uint32_t grace_ms, void (*done)(void *), void *arg)
 {
     g->draining = true;
@@ -277,7 +291,8 @@ void gw_gateway_drain(gw_gateway *g, uint32_t grace_ms, void (*done)(void *), vo
     ev_timer_init(&g->drain_timer, on_drain_timer, (grace_ms ? grace_ms : 1) / 1e3, 0.);
     g->drain_timer.data = g;
     if (g->active == 0) {
-        ev_timer_set(&g->drain_timer, 0., 0.); /* done on the next loop turn, not in here */
+        ev_init(&g->drain_timer, on_quiet); /* nothing running: done after a quiet moment */
+        ev_timer_set(&g->drain_timer, DRAIN_QUIET_S, 0.);
     }
     ev_timer_start(g->loop, &g->drain_timer);
 }
@@ -286,7 +301,10 @@ void gw__request_done(gw_gateway *g)
 {
     g->active--;
     if (g->draining && g->active == 0 && g->drain_done != NULL) {
-        drain_finish(g);
+        ev_timer_stop(g->loop, &g->drain_timer);
+        ev_timer_init(&g->drain_timer, on_quiet, DRAIN_QUIET_S, 0.);
+        g->drain_timer.data = g;
+        ev_timer_start(g->loop, &g->drain_timer);
     }
 }
 
