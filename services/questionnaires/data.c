@@ -68,20 +68,9 @@ typedef struct export_ctx {
     redisReply *dump;
     Boussole__V1__BilanQuestionnaires *current;
     qn_feedback fb;
-    qn_instrument *held[QN_EXPORT_MAX_BILANS]; /* forms the summaries borrow from */
-    size_t n_held;
 } export_ctx;
 
 static void export_next(qn_op *op);
-
-static void export_release(qn_op *op)
-{
-    export_ctx *ec = op->ctx;
-    for (size_t i = 0; i < ec->n_held; i++) {
-        qn_instrument_unref(ec->held[i]);
-    }
-    ec->n_held = 0;
-}
 
 static void export_done(qn_op *op)
 {
@@ -104,7 +93,10 @@ static void on_export_form(qn_op *op)
         return;
     }
     /* The summary borrows the form's texts: keep it until the answer is sent. */
-    ec->held[ec->n_held++] = op->ins;
+    if (qn_op_hold(op, op->ins) != BSL_OK) {
+        qn_op_fail(op, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
     op->ins = NULL;
     bilan_done(op);
 }
@@ -217,7 +209,7 @@ static void on_export_dek(qn_op *op)
     bq->feedback = fs;
     ec->current = bq;
     const Boussole__V1__Invitation *form = qn_feedback_summary_init(op, bilan, &ec->fb, fs);
-    if (form == NULL || ec->n_held == QN_EXPORT_MAX_BILANS) {
+    if (form == NULL) {
         bilan_done(op);
         return;
     }
@@ -327,7 +319,6 @@ QN_HANDLER(qn_export_beneficiary_data, Boussole__V1__ExportBeneficiaryDataReques
     boussole__v1__questionnaires_export__init(&ec->out);
     ec->out.beneficiary_id = in->beneficiary_id;
     op->ctx = ec;
-    op->cleanup = export_release;
     char key[QN_KEY_MAX];
     qn_key_beneficiary(key, in->beneficiary_id);
     QN_CMD(op, on_bilans, "listing the beneficiary's bilans", "SMEMBERS", key);

@@ -23,38 +23,70 @@ qn_op *qn_op_new(qn_app *app, bsl_call *call)
     return op;
 }
 
-static void release(qn_op *op)
+/* What an op holds, taken out of it before the call is answered: answering may free the call's
+ * arena, the op included, so nothing of the op is touched afterwards. */
+typedef struct held {
+    qn_instrument *ins;
+    qn_instrument **more;
+    size_t n_more;
+} held;
+
+static held take(qn_op *op)
 {
-    qn_instrument_unref(op->ins);
+    held h = { op->ins, op->held, op->n_held };
     op->ins = NULL;
-    if (op->cleanup != NULL) {
-        qn_step cleanup = op->cleanup;
-        op->cleanup = NULL;
-        cleanup(op);
+    op->held = NULL;
+    op->n_held = op->cap_held = 0;
+    return h;
+}
+
+static void drop(held h)
+{
+    qn_instrument_unref(h.ins);
+    for (size_t i = 0; i < h.n_more; i++) {
+        qn_instrument_unref(h.more[i]);
     }
+    free(h.more);
+}
+
+int qn_op_hold(qn_op *op, qn_instrument *ins)
+{
+    if (op->n_held == op->cap_held) {
+        size_t cap = op->cap_held ? op->cap_held * 2 : 8;
+        qn_instrument **more = realloc(op->held, cap * sizeof(*more));
+        if (more == NULL) {
+            return BSL_ENOMEM;
+        }
+        op->held = more;
+        op->cap_held = cap;
+    }
+    op->held[op->n_held++] = ins;
+    return BSL_OK;
 }
 
 void qn_op_reply(qn_op *op, const ProtobufCMessage *msg)
 {
-    /* Encoded before bsl_call_reply returns, so the instrument the message borrows from may
-     * go afterwards. */
+    /* The message may borrow from the instruments: they go once it is encoded. */
+    held h = take(op);
     bsl_call_reply(op->call, msg);
-    release(op);
+    drop(h);
 }
 
 void qn_op_fail(qn_op *op, bsl_status code, const char *fmt, ...)
 {
+    held h = take(op);
     va_list ap;
     va_start(ap, fmt);
     bsl_call_vfail(op->call, code, fmt, ap);
     va_end(ap);
-    release(op);
+    drop(h);
 }
 
 void qn_op_fail_err(qn_op *op, int err, const char *what)
 {
+    held h = take(op);
     bsl_call_fail_err(op->call, err, what);
-    release(op);
+    drop(h);
 }
 
 void qn_op_fail_field(qn_op *op, const char *field, const char *fmt, ...)
@@ -64,8 +96,9 @@ void qn_op_fail_field(qn_op *op, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
+    held h = take(op);
     bsl_call_fail_field(op->call, field, "%s", why);
-    release(op);
+    drop(h);
 }
 
 void qn_op_fail_precondition(qn_op *op, const char *type, const char *subject, const char *fmt, ...)
@@ -75,9 +108,18 @@ void qn_op_fail_precondition(qn_op *op, const char *type, const char *subject, c
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
+    held h = take(op);
     bsl_call_add_precondition_violation(op->call, type, subject, why);
     bsl_call_fail(op->call, BSL_STATUS_FAILED_PRECONDITION, "%s: %s", type, why);
-    release(op);
+    drop(h);
+}
+
+/* Starting a step ends the validity of what the previous one lent. */
+static void forget(qn_op *op)
+{
+    op->reply = NULL;
+    op->dek = NULL;
+    op->peer_reply = NULL;
 }
 
 /* ---- permissions -------------------------------------------------------------------- */
@@ -159,6 +201,7 @@ static void on_access(const bsl_reply *reply, void *arg)
 
 void qn_op_access(qn_op *op, const char *bilan_id, qn_action act, qn_step next)
 {
+    forget(op);
     access_ctx *ac = bsl_arena_alloc(op->arena, sizeof(*ac));
     if (ac == NULL) {
         qn_op_fail(op, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
@@ -193,12 +236,12 @@ static void on_reported(const bsl_reply *reply, void *arg)
         return;
     }
     op->peer_reply = reply->msg;
-    op->next(op);
-    op->peer_reply = NULL;
+    op->next(op); /* which may answer: the op is not touched after it */
 }
 
 void qn_op_report(qn_op *op, const char *bilan_id, const char *assignment_id, qn_step next)
 {
+    forget(op);
     op->next = next;
     Boussole__V1__ReportQuestionnaireCompletedRequest req =
         BOUSSOLE__V1__REPORT_QUESTIONNAIRE_COMPLETED_REQUEST__INIT;
@@ -288,6 +331,7 @@ static void on_instrument_latest(const redisReply *reply, int err, void *arg)
 
 void qn_op_instrument(qn_op *op, const char *id, uint32_t version, qn_step next)
 {
+    forget(op);
     op->next = next;
     qn_instrument_unref(op->ins); /* an op holds one instrument at a time */
     op->ins = NULL;
@@ -340,8 +384,7 @@ static void on_redis(const redisReply *reply, int err, void *arg)
         return;
     }
     op->reply = reply;
-    rc->next(op);
-    op->reply = NULL;
+    rc->next(op); /* which may answer: the op is not touched after it */
 }
 
 static redis_ctx *redis_ctx_new(qn_op *op, qn_step next, const char *what)
@@ -373,6 +416,7 @@ static const size_t *lengths(qn_op *op, int argc, const char *const *argv, const
 void qn_op_cmd(qn_op *op, qn_step next, const char *what, int argc, const char *const *argv,
                const size_t *lens)
 {
+    forget(op);
     redis_ctx *rc = redis_ctx_new(op, next, what);
     const size_t *l = rc ? lengths(op, argc, argv, lens) : NULL;
     if (l == NULL) {
@@ -391,6 +435,7 @@ void qn_op_cmd(qn_op *op, qn_step next, const char *what, int argc, const char *
 void qn_op_eval(qn_op *op, const bsl_redis_script *script, qn_step next, const char *what,
                 int nkeys, int argc, const char *const *argv, const size_t *lens)
 {
+    forget(op);
     redis_ctx *rc = redis_ctx_new(op, next, what);
     const size_t *l = rc ? lengths(op, argc, argv, lens) : NULL;
     if (l == NULL) {
@@ -418,12 +463,12 @@ static void on_dek(int err, const bsl_dek *dek, void *arg)
         return;
     }
     op->dek = dek;
-    op->next(op);
-    op->dek = NULL;
+    op->next(op); /* which may answer: the op is not touched after it */
 }
 
 void qn_op_dek(qn_op *op, const char *bilan_id, bool create, qn_step next)
 {
+    forget(op);
     op->next = next;
     int rv = bsl_dek_get(op->app->keyring, bilan_id, BSL_SCOPE_QUESTIONNAIRES, create,
                          bsl_call_remaining_ms(op->call), on_dek, op);

@@ -6,7 +6,7 @@
  * Redis, get the bilan's data key, write Redis, report to sessions). Each step takes the call's
  * `qn_op` and the function to run next; a step that fails answers the call itself, so the next
  * function only runs on success. Every answer goes through qn_op_reply / qn_op_fail, which
- * release what the op holds (its instrument reference).
+ * release what the op holds (its instrument references) once the answer is encoded.
  */
 #ifndef QN_QUESTIONNAIRES_H
 #define QN_QUESTIONNAIRES_H
@@ -100,20 +100,28 @@ struct qn_op {
     bsl_call *call;
     qn_app *app;
     bsl_arena *arena;
-    qn_access access;        /* after qn_op_access */
-    qn_instrument *ins;      /* after qn_op_instrument: one reference, released at the answer */
-    qn_step next;            /* the step to run when the pending one completes */
-    const redisReply *reply; /* during the step after a Redis command: borrowed */
-    const bsl_dek *dek;      /* during the step after qn_op_dek: borrowed; NULL if none */
+    qn_access access;   /* after qn_op_access */
+    qn_instrument *ins; /* after qn_op_instrument: one reference, released at the answer */
+    qn_step next;       /* the step to run when the pending one completes */
+    /* The borrowed results of the last step, valid only in the step that follows it (starting
+     * another step clears them). */
+    const redisReply *reply;            /* after a Redis command */
+    const bsl_dek *dek;                 /* after qn_op_dek; NULL when the bilan has no key */
     const ProtobufCMessage *peer_reply; /* during the step after qn_op_report: borrowed */
     void *ctx;                          /* the handler's own state, in the arena */
-    qn_step cleanup;                    /* run once after the answer (releases what ctx holds) */
+    qn_instrument **held;               /* further references released at the answer (malloc'd) */
+    size_t n_held, cap_held;
 };
 
 /* A new op in the call's arena; NULL after answering RESOURCE_EXHAUSTED. */
 qn_op *qn_op_new(qn_app *app, bsl_call *call);
 
-/* Answer the call, releasing what the op holds. */
+/* Keeps a reference until the answer (for messages that borrow from several instruments).
+ * Takes the reference; BSL_ENOMEM leaves it with the caller. */
+int qn_op_hold(qn_op *op, qn_instrument *ins);
+
+/* Answer the call, releasing what the op holds. Answering may free the op (it lives in the
+ * call's arena): nothing of it, nor of the arena, may be used afterwards. */
 void qn_op_reply(qn_op *op, const ProtobufCMessage *msg);
 void qn_op_fail(qn_op *op, bsl_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

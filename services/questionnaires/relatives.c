@@ -158,10 +158,14 @@ static void on_invite_indexed(qn_op *op)
 {
     invite_ctx *ic = op->ctx;
     Boussole__V1__InviteRelativeResponse out = BOUSSOLE__V1__INVITE_RELATIVE_RESPONSE__INIT;
-    out.invitation = ic->invitation;
-    out.token = ic->token;
-    qn_op_reply(op, &out.base);
+    /* The token leaves the arena before the answer, and the stack copy is wiped after it. */
+    char token[sizeof(ic->token)];
+    memcpy(token, ic->token, sizeof(token));
     sodium_memzero(ic->token, sizeof(ic->token));
+    out.invitation = ic->invitation;
+    out.token = token;
+    qn_op_reply(op, &out.base);
+    sodium_memzero(token, sizeof(token));
 }
 
 static void on_invited(qn_op *op)
