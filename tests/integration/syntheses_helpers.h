@@ -496,37 +496,113 @@ HELPER bsl_status approve(const char *id, const char *ben, uint64_t rev)
     return syn("ApproveSynthesis", &req.base, &b, NULL);
 }
 
-/* Drafts, fills the sections the counselor writes, submits and has it approved: a final
- * synthesis. Returns the final revision. */
-HELPER uint64_t final_synthesis(const char *id, const char *ben)
+/* Fills the sections the counselor writes, submits and has the beneficiary approve: the
+ * synthesis becomes final. Returns the final revision. */
+HELPER uint64_t finalise(const char *id, const char *ben)
 {
-    Boussole__V1__Synthesis *s = draft(id);
+    Boussole__V1__Caller co = counselor();
+    Boussole__V1__Synthesis *s = NULL;
+    expect_status(get_synthesis(id, &co, 0, &s), BSL_STATUS_OK);
     uint64_t rev = s->current_revision;
     protobuf_c_message_free_unpacked(&s->base, NULL);
     Boussole__V1__SynthesisCover cover = BOUSSOLE__V1__SYNTHESIS_COVER__INIT;
     cover.beneficiary_name = "Léa Dubois";
     cover.counselor_name = "Marie Lefèvre";
     cover.organisation_name = "Centre de bilans Lumière";
+    Boussole__V1__SynthesisActionStep step = BOUSSOLE__V1__SYNTHESIS_ACTION_STEP__INIT;
+    step.title = "S'inscrire à la formation au permis D";
+    step.target_date = "2027-03-01";
+    step.training = "Titre professionnel conducteur du transport routier de voyageurs";
+    step.resources = "CPF, agence France Travail";
+    Boussole__V1__SynthesisActionStep *steps[] = { &step };
     Boussole__V1__SynthesisContent c = BOUSSOLE__V1__SYNTHESIS_CONTENT__INIT;
     c.cover = &cover;
     c.skills = "Organisation rigoureuse, écoute, rédaction.";
     c.strengths = "- Fiabilité\n- Sens du service";
     c.areas_to_improve = "Prise de parole en public.";
+    c.action_plan = steps;
+    c.n_action_plan = 1;
     c.follow_up = "Entretien de suivi dans six mois.";
     Boussole__V1__SynthesisSection secs[] = {
         BOUSSOLE__V1__SYNTHESIS_SECTION__SYNTHESIS_SECTION_COVER,
         BOUSSOLE__V1__SYNTHESIS_SECTION__SYNTHESIS_SECTION_SKILLS,
         BOUSSOLE__V1__SYNTHESIS_SECTION__SYNTHESIS_SECTION_STRENGTHS,
         BOUSSOLE__V1__SYNTHESIS_SECTION__SYNTHESIS_SECTION_AREAS_TO_IMPROVE,
+        BOUSSOLE__V1__SYNTHESIS_SECTION__SYNTHESIS_SECTION_ACTION_PLAN,
         BOUSSOLE__V1__SYNTHESIS_SECTION__SYNTHESIS_SECTION_FOLLOW_UP,
     };
-    Boussole__V1__Caller co = counselor();
-    expect_status(save(id, &co, rev, &c, secs, 5, "Rédaction", &s), BSL_STATUS_OK);
+    expect_status(save(id, &co, rev, &c, secs, 6, "Rédaction", &s), BSL_STATUS_OK);
+    rev = s->current_revision;
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    Boussole__V1__SynthesisContent obs = BOUSSOLE__V1__SYNTHESIS_CONTENT__INIT;
+    obs.beneficiary_observations = "Je valide ce projet avec enthousiasme.";
+    Boussole__V1__Caller be = beneficiary_of(ben);
+    expect_status(save(id, &be, rev, &obs, NULL, 0, NULL, &s), BSL_STATUS_OK);
     rev = s->current_revision;
     protobuf_c_message_free_unpacked(&s->base, NULL);
     expect_status(submit(id, rev), BSL_STATUS_OK);
     expect_status(approve(id, ben, rev), BSL_STATUS_OK);
     return rev;
+}
+
+/* Drafts and finalises. */
+HELPER uint64_t final_synthesis(const char *id, const char *ben)
+{
+    Boussole__V1__Synthesis *s = draft(id);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    return finalise(id, ben);
+}
+
+/* Creates a grant as the beneficiary `ben`; token receives the share token (may be NULL). */
+HELPER bsl_status grant(const char *id, const char *ben, Boussole__V1__SynthesisThirdPartyKind kind,
+                        const Boussole__V1__SynthesisSection *sections, size_t n,
+                        const char *grantee, long long expires_in_ms, char *grant_id, char *token)
+{
+    Boussole__V1__CreateSynthesisGrantRequest req =
+        BOUSSOLE__V1__CREATE_SYNTHESIS_GRANT_REQUEST__INIT;
+    req.bilan_id = (char *)id;
+    req.kind = kind;
+    req.third_party_name = "Conseillère CEP de l'APEC";
+    req.sections = (Boussole__V1__SynthesisSection *)sections;
+    req.n_sections = n;
+    req.grantee_id = (char *)(grantee ? grantee : "");
+    req.expire_time = from_now(expires_in_ms);
+    req.note = "Envoyé avant le rendez-vous du 12 mars";
+    Boussole__V1__Caller b = beneficiary_of(ben);
+    ProtobufCMessage *resp = NULL;
+    bsl_status st = syn("CreateSynthesisGrant", &req.base, &b, &resp);
+    if (st == BSL_STATUS_OK) {
+        Boussole__V1__CreateSynthesisGrantResponse *r =
+            (Boussole__V1__CreateSynthesisGrantResponse *)resp;
+        if (grant_id != NULL) {
+            snprintf(grant_id, 32, "%s", r->grant->id);
+        }
+        if (token != NULL) {
+            snprintf(token, 128, "%s", r->share_token);
+        }
+        protobuf_c_message_free_unpacked(resp, NULL);
+    }
+    return st;
+}
+
+/* Reads with a share token. */
+HELPER bsl_status shared_read(const char *token, Boussole__V1__SynthesisFormat format,
+                              Boussole__V1__SharedSynthesis **out)
+{
+    Boussole__V1__GetSharedSynthesisRequest req = BOUSSOLE__V1__GET_SHARED_SYNTHESIS_REQUEST__INIT;
+    req.share_token = (char *)token;
+    req.format = format;
+    return syn("GetSharedSynthesis", &req.base, NULL, (ProtobufCMessage **)out);
+}
+
+HELPER bsl_status revoke(const char *id, const char *ben, const char *grant_id)
+{
+    Boussole__V1__RevokeSynthesisGrantRequest req =
+        BOUSSOLE__V1__REVOKE_SYNTHESIS_GRANT_REQUEST__INIT;
+    req.bilan_id = (char *)id;
+    req.grant_id = (char *)grant_id;
+    Boussole__V1__Caller b = beneficiary_of(ben);
+    return syn("RevokeSynthesisGrant", &req.base, &b, NULL);
 }
 
 /* Runs one retention sweep now; returns the report (caller frees). */
