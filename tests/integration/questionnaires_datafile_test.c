@@ -20,6 +20,7 @@
 #include "testenv.h"
 
 static te_env env;
+static te_proc qn; /* te_fini reaches it: it must outlive the test */
 
 static int setup(void **state)
 {
@@ -206,7 +207,6 @@ static void intact_copy_serves(void **state)
     snprintf(arg, sizeof(arg), "--data-dir=%s", dir);
     /* No sessions process is needed to serve the catalogue. */
     const char *args[] = { arg, NULL };
-    te_proc qn;
     te_service_start(&env, &qn, "questionnaires", args);
     bsl_sync_client *sc = te_client(qn.url);
     Boussole__V1__GetInstrumentRequest req = BOUSSOLE__V1__GET_INSTRUMENT_REQUEST__INIT;
