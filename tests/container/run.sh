@@ -252,6 +252,7 @@ if [[ " ${services[*]} " != *" syntheses "* ]]; then
     echo "!!! syntheses is not in HEAD yet: the synthesis, grant and third-party steps were not run"
 fi
 bilan=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).bilan)' "$WORK/state.json")
+t0=$(date +%s%N)
 podman restart -t 10 "$(ctr redis)" >/dev/null
 for _ in $(seq 60); do
     if out=$(node tests/container/client.mjs call "$URL" "$WORK/state.json" counselor \
@@ -261,7 +262,12 @@ for _ in $(seq 60); do
     sleep 0.5
 done
 [[ $out == *"\"id\":\"$bilan\""* ]] || fail "after a Redis restart the bilan is gone: $out"
-echo "  ok  Redis restarted: the bilan is still there (append-only file), the services reconnected"
+# Every service reconnects by itself (its /readyz is 200 again once Redis answers).
+for svc in "${services[@]}"; do
+    [ "$svc" = gateway ] || wait_ready "$(ctr "$svc")" "http://127.0.0.1:${ADMIN[$svc]}/readyz"
+done
+echo "  ok  Redis restarted: the bilan is still there (append-only file); every service" \
+    "reconnected by itself, all ready $((($(date +%s%N) - t0) / 1000000)) ms after the restart began"
 
 # ---------------------------------------------------------------------------------------
 metric_sum() { # container port: QuestionnaireService requests answered by that replica
@@ -288,6 +294,9 @@ start_load 12 "$WORK/load-scale.json"
 t0=$(date +%s)
 BSL_QUESTIONNAIRES_REPLICAS=3 pc up -d questionnaires >"$WORK/scale.log" 2>&1 ||
     { tail -20 "$WORK/scale.log"; fail "scaling up"; }
+# down must see the replicas too (docker compose knows them by itself; podman-compose reads
+# deploy.replicas).
+export BSL_QUESTIONNAIRES_REPLICAS=3
 for n in 2 3; do wait_ready "$(ctr questionnaires $n)" http://127.0.0.1:9102/readyz; done
 echo "  replicas 2 and 3 ready $(($(date +%s) - t0)) s after the scale command"
 end_load "$WORK/load-scale.json" "replicas joining"
@@ -319,6 +328,15 @@ grep -q '"signal 15: draining' <<<"$logs" || fail "the stopped replica did not d
 grep -q '"stopped"' <<<"$logs" || fail "the stopped replica did not log its stop"
 echo "  ok  replica 2 drained and exited 0 in $stop_ms ms; no idempotent call failed"
 grep -E '"(signal 15|drained|stopped)' <<<"$logs" | sed 's/^/  log: /'
+
+step "logs"
+# Every line a service wrote is one JSON object (stdout; nothing else leaks into the log).
+for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
+    case $c in *redis* | *keystore*) continue ;; esac
+    bad=$(podman logs "$c" 2>&1 | grep -v "systemd connection" | grep -v '^{"time":' | head -3 || true)
+    [ -z "$bad" ] || fail "$c logged lines that are not JSON: $bad"
+    printf '  ok  %s: %s log lines, all JSON\n' "$c" "$(podman logs "$c" 2>&1 | grep -c '^{"time":')"
+done
 
 step "tear down (down -t 0, volumes removed)"
 pc down -t 0 -v >"$WORK/down.log" 2>&1 || { tail -20 "$WORK/down.log"; fail "compose down"; }
