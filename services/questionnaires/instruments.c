@@ -60,13 +60,10 @@ static bool may_manage(const Boussole__V1__Caller *c, const redisReply *h)
            strcmp(c->subject, qn_hash_str(h, "author")) == 0;
 }
 
-/* The stored instrument as callers see it: output-only fields from the hash. */
-static void reply_instrument(qn_op *op, const redisReply *h)
+/* The version just stored, as callers see it (a new version is ACTIVE, as packed). */
+static void reply_instrument(qn_op *op)
 {
     Boussole__V1__Instrument out = *op->ins->def;
-    if (h != NULL) {
-        out.status = (Boussole__V1__InstrumentStatus)qn_hash_num(h, "status");
-    }
     qn_op_reply(op, &out.base);
 }
 
@@ -269,8 +266,7 @@ QN_HANDLER(qn_list_instruments, Boussole__V1__ListInstrumentsRequest,
 /* ---- GetInstrument ------------------------------------------------------------------ */
 
 typedef struct get_ctx {
-    const redisReply *hash; /* not kept across steps: copied fields only */
-    Boussole__V1__InstrumentStatus status;
+    Boussole__V1__InstrumentStatus status; /* from the instrument's hash */
 } get_ctx;
 
 static void get_reply(qn_op *op)
@@ -387,7 +383,7 @@ static create_ctx *prepare(qn_op *op, const Boussole__V1__Instrument *def, const
 
 static void on_indexed(qn_op *op)
 {
-    reply_instrument(op, NULL);
+    reply_instrument(op);
 }
 
 static void on_created(qn_op *op)
@@ -493,7 +489,7 @@ static void on_versioned(qn_op *op)
         }
         return;
     }
-    reply_instrument(op, NULL);
+    reply_instrument(op);
 }
 
 static void on_version_hash(qn_op *op)
