@@ -720,18 +720,22 @@ static void export_and_erase(void **state)
     protobuf_c_message_free_unpacked(resp, NULL);
 }
 
-/* A bilan that has ended takes no more answers, except satisfaction surveys. */
+/* A bilan that has ended takes no more answers, except satisfaction surveys of a closed one. */
 static void ended_bilan(void **state)
 {
     (void)state;
     char msg[512], bilan[64], asg[64], sat[64];
     create_bilan("b-lea", "flow-bilan-10", bilan);
     assign(bilan, "competences", 0, "flow-asg-10", asg);
-    /* The sessions service has no close method yet: its stored status is set as closing
-     * would set it (BILAN_STATUS_CLOSED = 2, PHASE_CLOSED = 5). */
-    char cmd[200];
-    snprintf(cmd, sizeof(cmd), "HSET bilan:{%s} status 2 phase 5", bilan);
-    free(te_redis_cli(&env, cmd));
+    /* Cancelled through the sessions service. */
+    Boussole__V1__CancelBilanRequest cr = BOUSSOLE__V1__CANCEL_BILAN_REQUEST__INIT;
+    cr.id = bilan;
+    cr.reason = BOUSSOLE__V1__CANCEL_REASON__CANCEL_REASON_BENEFICIARY_WITHDREW;
+    Boussole__V1__Caller c = counselor();
+    bsl_call_opts o = { .caller = &c, .idempotency_key = "flow-cancel-10" };
+    assert_int_equal(bsl_sync_call(sc_sessions, "boussole.v1.SessionService/CancelBilan", &cr.base,
+                                   &o, NULL, msg, sizeof(msg)),
+                     BSL_STATUS_OK);
     Boussole__V1__Answer a = BOUSSOLE__V1__ANSWER__INIT;
     a.item_id = "numerique-1";
     a.value_case = BOUSSOLE__V1__ANSWER__VALUE_LIKERT;
@@ -749,12 +753,29 @@ static void ended_bilan(void **state)
     Boussole__V1__AssignInstrumentRequest ar = BOUSSOLE__V1__ASSIGN_INSTRUMENT_REQUEST__INIT;
     ar.bilan_id = bilan;
     ar.instrument_id = "riasec";
-    Boussole__V1__Caller c = counselor();
     assert_int_equal(call("AssignInstrument", &ar.base, &c, "flow-asg-11", NULL, msg),
                      BSL_STATUS_FAILED_PRECONDITION);
-    assign(bilan, "satisfaction-6mois", 0, "flow-asg-12", sat);
+    ar.instrument_id = "satisfaction-fin";
+    assert_int_equal(call("AssignInstrument", &ar.base, &c, "flow-asg-13", NULL, msg),
+                     BSL_STATUS_FAILED_PRECONDITION);
+    /* Reading stays possible. */
+    get_answers_count(bilan, asg, &b, 0);
+
+    /* Closing needs the whole lifecycle (agreement, phases, a final synthesis); the stored
+     * state is set here as closing sets it (BILAN_STATUS_CLOSED = 2, PHASE_CLOSED = 5) to show
+     * that the six-month survey is still taken after the end. */
+    char closed[64], cmd[200];
+    create_bilan("b-lea", "flow-bilan-11", closed);
+    snprintf(cmd, sizeof(cmd), "HSET bilan:{%s} status 2 phase 5", closed);
+    free(te_redis_cli(&env, cmd));
+    ar.bilan_id = closed;
+    ar.instrument_id = "riasec";
+    assert_int_equal(call("AssignInstrument", &ar.base, &c, "flow-asg-14", NULL, msg),
+                     BSL_STATUS_FAILED_PRECONDITION);
+    assign(closed, "satisfaction-6mois", 0, "flow-asg-12", sat);
     a.item_id = "utilite-1";
     a.likert = 4;
+    req.bilan_id = closed;
     req.assignment_id = sat;
     assert_int_equal(call("SaveAnswers", &req.base, &b, NULL, NULL, msg), BSL_STATUS_OK);
 }
