@@ -19,6 +19,13 @@
  *      revoked consent or CEP grant makes them due at once) and decides again the same way;
  *   4. releases the lock.
  *
+ * Reasons are short codes (the sessions service takes [A-Za-z0-9 _.-] only):
+ *   retention-end-of-bilan                           nothing justified keeping anything
+ *   retention-end-of-bilan-synthesis-kept-for-cep    the rest goes, the synthesis is held
+ *   retention-hold-ended                             consent withdrawn, CEP grant revoked or
+ *                                                    expired
+ *   retention-one-year-after-end                     the longest any document is held
+ *
  * Erasing calls EraseBilanData on the questionnaires service, on this service (in-process) and
  * on the sessions service last, so that a bilan whose erasure fails half-way is still listed as
  * ended and is finished by the next sweep. Every step is idempotent. Each destruction is
@@ -319,7 +326,7 @@ static void decide(syn_sweeper *s)
     bool erase_all = false;
     if (s->now >= year_after) {
         erase_all = true;
-        s->cur.reason = "retention: one year after the end of the bilan";
+        s->cur.reason = "retention-one-year-after-end";
     } else if (s->cur.keep) {
         s->cur.hold_mode = "all";
         s->cur.due_ms = year_after;
@@ -329,8 +336,7 @@ static void decide(syn_sweeper *s)
     } else if (s->cur.cep_until > s->now) {
         s->cur.hold_mode = "synthesis";
         s->cur.due_ms = s->cur.cep_until < year_after ? s->cur.cep_until : year_after;
-        s->cur.reason = "retention: end of the bilan (the synthesis sent to the CEP operator is "
-                        "kept)";
+        s->cur.reason = "retention-end-of-bilan-synthesis-kept-for-cep";
         s->cur.steps[STEP_HOLD_RECORD] = true;
         s->cur.steps[STEP_HOLD_QUEUE] = true;
         if (!s->cur.sessions_erased) {
@@ -341,14 +347,15 @@ static void decide(syn_sweeper *s)
         s->report.held++;
     } else {
         erase_all = true;
-        s->cur.reason = strcmp(s->cur.mode, "") == 0
-                            ? "retention: end of the bilan"
-                            : "retention: the reason to keep the documents has lapsed";
+        s->cur.reason =
+            strcmp(s->cur.mode, "") == 0 ? "retention-end-of-bilan" : "retention-hold-ended";
     }
     if (erase_all) {
-        s->cur.steps[STEP_ERASE_Q] = true;
+        /* What a CEP hold erased already is not erased again: a second erasure would record a
+         * second destruction. */
+        s->cur.steps[STEP_ERASE_Q] = !s->cur.sessions_erased;
         s->cur.steps[STEP_ERASE_SYN] = true;
-        s->cur.steps[STEP_ERASE_SESS] = true;
+        s->cur.steps[STEP_ERASE_SESS] = !s->cur.sessions_erased;
     }
     run_step(s);
 }
