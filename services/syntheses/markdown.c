@@ -107,7 +107,7 @@ char *syn_markdown_render(bsl_arena *a, const Boussole__V1__SynthesisDocument *d
         text(&b, d->notices[i]);
         puts_(&b, "\n>\n");
     }
-    if (d->n_notices) {
+    if (d->n_notices && !b.oom && b.len >= 2) {
         b.len -= 2; /* the last ">\n" */
         puts_(&b, "\n");
     }

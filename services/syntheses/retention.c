@@ -15,7 +15,6 @@ typedef struct retention_op {
     Boussole__V1__SynthesisRetention out;
     int pending;
     int err;
-    const redisReply *facts_copy;
     bool keep;
     int64_t cep_until;
     Boussole__V1__SynthesisKeepDecision **decisions;

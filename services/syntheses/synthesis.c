@@ -179,10 +179,9 @@ void syn_get_synthesis(Boussole__V1__SynthesisService_Service *service,
     bsl_call *call = closure_data;
     bsl_check chk = bsl_check_begin(call);
     bsl_check_id(&chk, "bilan_id", in->bilan_id);
-    bsl_check_range(
-        &chk, "revision",
-        (int64_t)(in->revision > SYN_MAX_REVISIONS ? SYN_MAX_REVISIONS + 1 : in->revision), 0,
-        SYN_MAX_REVISIONS);
+    if (in->revision > SYN_MAX_REVISIONS) {
+        bsl_check_violation(&chk, "revision", "no such revision");
+    }
     if (!bsl_check_end(&chk)) {
         return;
     }
