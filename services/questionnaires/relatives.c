@@ -281,16 +281,39 @@ static void on_invite_instrument(qn_op *op)
     qn_op_dek(op, op->access.bilan_id, true, on_invite_dek);
 }
 
-static void on_invite_access(qn_op *op)
+/* The bilan's form: the one its first invitation fixed, else the one asked for, else the
+ * built-in "entourage" at its latest version. */
+static void on_invite_meta(qn_op *op)
 {
     const Boussole__V1__InviteRelativeRequest *in = (const void *)bsl_call_request(op->call);
+    const redisReply *r = op->reply;
+    const char *fixed = NULL;
+    uint32_t version = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
+        fixed = bsl_arena_strdup(op->arena, r->element[0]->str);
+        version = (uint32_t)strtoul(r->element[1]->str, NULL, 10);
+    }
+    const char *form = in->instrument_id[0] ? in->instrument_id : QN_DEFAULT_FORM;
+    if (fixed != NULL && (in->instrument_id[0] == '\0' || strcmp(fixed, form) == 0)) {
+        qn_op_instrument(op, fixed, version, on_invite_instrument);
+        return;
+    }
+    /* A different form than the bilan's: the invite script refuses it (FEEDBACK_FORM_FIXED). */
+    qn_op_instrument(op, form, 0, on_invite_instrument);
+}
+
+static void on_invite_access(qn_op *op)
+{
     if (op->access.status != BOUSSOLE__V1__BILAN_STATUS__BILAN_STATUS_ACTIVE) {
         qn_op_fail_precondition(op, "BILAN_NOT_RUNNING", op->access.bilan_id,
                                 "relatives are invited while the bilan runs");
         return;
     }
-    const char *form = in->instrument_id[0] ? in->instrument_id : QN_DEFAULT_FORM;
-    qn_op_instrument(op, form, 0, on_invite_instrument);
+    char meta[QN_KEY_MAX];
+    qn_key_bilan(meta, op->access.bilan_id, "meta");
+    QN_CMD(op, on_invite_meta, "reading the bilan's form", "HMGET", meta, "fb_instrument",
+           "fb_version");
 }
 
 QN_HANDLER(qn_invite_relative, Boussole__V1__InviteRelativeRequest,

@@ -494,6 +494,62 @@ static void token_expiry_revocation_and_garbage(void **state)
     ir.instrument_id = "";
     assert_int_equal(call("InviteRelative", &ir.base, &c, "bad-4", NULL, msg),
                      BSL_STATUS_PERMISSION_DENIED);
+
+    /* The first invitation fixed the bilan's form: another feedback form is refused, the
+     * same one named explicitly is fine. */
+    static char *labels[2] = { "Non", "Oui" };
+    Boussole__V1__Section sec = BOUSSOLE__V1__SECTION__INIT;
+    sec.id = "s";
+    sec.title = "Avis";
+    Boussole__V1__Section *secs[1] = { &sec };
+    Boussole__V1__Item it = BOUSSOLE__V1__ITEM__INIT;
+    it.id = "q1";
+    it.kind = BOUSSOLE__V1__ITEM_KIND__ITEM_KIND_LIKERT;
+    it.section_id = "s";
+    it.text = "La recommanderiez-vous ?";
+    it.likert_min = 0;
+    it.likert_max = 1;
+    it.likert_labels = labels;
+    it.n_likert_labels = 2;
+    Boussole__V1__Item *items[1] = { &it };
+    Boussole__V1__Instrument form = BOUSSOLE__V1__INSTRUMENT__INIT;
+    form.language = "fr";
+    form.purpose = BOUSSOLE__V1__INSTRUMENT_PURPOSE__INSTRUMENT_PURPOSE_RELATIVES_FEEDBACK;
+    form.title = "Avis court";
+    form.sections = secs;
+    form.n_sections = 1;
+    form.items = items;
+    form.n_items = 1;
+    Boussole__V1__CreateInstrumentRequest ci = BOUSSOLE__V1__CREATE_INSTRUMENT_REQUEST__INIT;
+    ci.instrument = &form;
+    assert_int_equal(call("CreateInstrument", &ci.base, &c, "form-1", &resp, msg), BSL_STATUS_OK);
+    char form_id[64];
+    snprintf(form_id, sizeof(form_id), "%s", ((Boussole__V1__Instrument *)resp)->id);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    ir.instrument_id = form_id;
+    assert_int_equal(call("InviteRelative", &ir.base, &b, "form-2", NULL, msg),
+                     BSL_STATUS_FAILED_PRECONDITION);
+    assert_non_null(strstr(msg, "FEEDBACK_FORM_FIXED"));
+    ir.instrument_id = "entourage";
+    assert_int_equal(call("InviteRelative", &ir.base, &b, "form-3", &resp, msg), BSL_STATUS_OK);
+    assert_int_equal(((Boussole__V1__InviteRelativeResponse *)resp)->invitation->instrument_version,
+                     1);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    /* A fresh bilan may use the organisation's own form. */
+    char bilan2[64], tok2[80];
+    create_bilan("b-tom", "rel-bilan-4", bilan2);
+    ir.bilan_id = bilan2;
+    ir.instrument_id = form_id;
+    assert_int_equal(call("InviteRelative", &ir.base, &b, "form-4", &resp, msg), BSL_STATUS_OK);
+    Boussole__V1__InviteRelativeResponse *ok = (Boussole__V1__InviteRelativeResponse *)resp;
+    assert_string_equal(ok->invitation->instrument_id, form_id);
+    snprintf(tok2, sizeof(tok2), "%s", ok->token);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    Boussole__V1__GetFeedbackFormRequest fr = BOUSSOLE__V1__GET_FEEDBACK_FORM_REQUEST__INIT;
+    fr.token = tok2;
+    assert_int_equal(call("GetFeedbackForm", &fr.base, NULL, NULL, &resp, msg), BSL_STATUS_OK);
+    assert_string_equal(((Boussole__V1__FeedbackForm *)resp)->instrument->title, "Avis court");
+    protobuf_c_message_free_unpacked(resp, NULL);
     Boussole__V1__Caller other = te_caller(BOUSSOLE__V1__ROLE__ROLE_BENEFICIARY, "b-lea", "");
     assert_int_equal(call("InviteRelative", &ir.base, &other, "bad-5", NULL, msg),
                      BSL_STATUS_NOT_FOUND);
