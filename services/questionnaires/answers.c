@@ -412,7 +412,7 @@ static void on_sessions_reported(qn_op *op)
     answers_ctx *gs = op->ctx;
     char key[QN_KEY_MAX];
     qn_key_bilan_sub(key, gs->bilan, "asg", gs->asg);
-    /* Only an assignment still submitted is marked (a reopen may have come in between). */
+    /* If a reopen came in between, this mark is harmless: the next submission resets it. */
     QN_CMD(op, on_report_recorded, "recording the report", "HSET", key, "reported", "1");
 }
 
