@@ -25,8 +25,8 @@
 
 /* The keys EraseBilanData deletes (after the bilan's hash and history). */
 static const char *const confidential_parts[] = {
-    "agreement_text", "intake", "roadmap",  "meeting_notes",  "private_notes",
-    "experiences",    "leads",  "research", "questionnaires",
+    "agreement_text", "intake",      "roadmap", "meeting_notes",
+    "private_notes",  "experiences", "leads",   "questionnaires",
 };
 #define N_CONFIDENTIAL (sizeof(confidential_parts) / sizeof(confidential_parts[0]))
 
@@ -162,12 +162,11 @@ SESS_HANDLER(erase_bilan_data, EraseBilanDataRequest, EraseBilanDataResponse)
 /* ---- ExportBeneficiaryData ---------------------------------------------------------- */
 
 static const sess_read export_reads[] = {
-    { "history", "lrange", NULL },        { "agreement", "get", NULL },
-    { "agreement_text", "get", NULL },    { "intake", "get", NULL },
-    { "roadmap", "get", NULL },           { "meetings", "hgetall", NULL },
-    { "meeting_notes", "hgetall", NULL }, { "hours", "hgetall", NULL },
-    { "experiences", "hgetall", NULL },   { "leads", "hgetall", NULL },
-    { "research", "hgetall", NULL },
+    { "history", "lrange", NULL },     { "agreement", "get", NULL },
+    { "agreement_text", "get", NULL }, { "intake", "get", NULL },
+    { "roadmap", "get", NULL },        { "meetings", "get", NULL },
+    { "meeting_notes", "get", NULL },  { "hours", "get", NULL },
+    { "experiences", "get", NULL },    { "leads", "get", NULL },
 };
 enum {
     X_HISTORY,
@@ -180,7 +179,6 @@ enum {
     X_HOURS,
     X_EXPERIENCES,
     X_LEADS,
-    X_RESEARCH,
     X_COUNT
 };
 
@@ -221,31 +219,33 @@ static void bilan_keyed(sess_op *op)
         }
     }
     /* A record that is there but does not open is a fault, not something to leave out of a
-     * person's copy of their data without saying so. */
-    bool broken = false;
+     * person's copy of their data without saying so; the list decoders answer the call. */
     be->agreement = sess_agreement_decode(op, &p[X_AGREEMENT], &p[X_AGREEMENT_TEXT]);
-    broken |= be->agreement == NULL && p[X_AGREEMENT].type == SESS_V_STR;
+    bool broken = be->agreement == NULL && p[X_AGREEMENT].type == SESS_V_STR;
     be->intake = sess_intake_decode(op, &p[X_INTAKE]);
     broken |= be->intake == NULL && p[X_INTAKE].type == SESS_V_STR;
     be->roadmap = sess_roadmap_decode(op, &p[X_ROADMAP]);
     broken |= be->roadmap == NULL && p[X_ROADMAP].type == SESS_V_STR;
-    be->n_meetings = sess_meetings_decode(op, &p[X_MEETINGS], &p[X_NOTES], &be->meetings);
-    be->n_accompanied_time = sess_hours_decode(op, &p[X_HOURS], &be->accompanied_time);
-    be->n_experiences = sess_experiences_decode(op, &p[X_EXPERIENCES], &be->experiences);
-    be->n_leads = sess_leads_decode(op, &p[X_LEADS], &p[X_RESEARCH], &be->leads);
-    broken |=
-        be->n_experiences * 2 != (p[X_EXPERIENCES].type == SESS_V_ARR ? p[X_EXPERIENCES].n : 0);
-    broken |= be->n_leads * 2 != (p[X_LEADS].type == SESS_V_ARR ? p[X_LEADS].n : 0);
-    broken |= p[X_NOTES].type == SESS_V_ARR && p[X_NOTES].n > 0 && !op->has_dek;
-    if (be->meetings == NULL || be->accompanied_time == NULL || be->experiences == NULL ||
-        be->leads == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
     if (broken) {
         bsl_call_fail(op->call, BSL_STATUS_DATA_LOSS,
                       "a record of bilan %s does not open: the export would be incomplete",
                       op->bilan_id);
+        return;
+    }
+    be->n_meetings = sess_meetings_decode(op, &p[X_MEETINGS], &p[X_NOTES], &be->meetings);
+    if (be->meetings != NULL) {
+        be->n_accompanied_time = sess_hours_decode(op, &p[X_HOURS], &be->accompanied_time);
+    }
+    if (be->accompanied_time != NULL) {
+        be->n_experiences = sess_experiences_decode(op, &p[X_EXPERIENCES], &be->experiences);
+    }
+    if (be->experiences != NULL) {
+        be->n_leads = sess_leads_decode(op, &p[X_LEADS], &be->leads);
+    }
+    if (be->leads == NULL) {
+        if (!bsl_call_answered(op->call)) {
+            bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        }
         return;
     }
     x->out.bilans[x->out.n_bilans++] = be;

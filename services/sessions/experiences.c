@@ -1,4 +1,4 @@
-/* The experiences inventory: records sealed whole in bilan:{<id>}:experiences (sealed.c). */
+/* The experiences inventory: one sealed list in bilan:{<id>}:experiences (collection.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +9,16 @@
 #include "bounds.h"
 #include "records.h"
 
-static const sess_record_kind experience_kind = {
+const sess_list_kind sess_experiences_kind = {
     .part = "experiences",
-    .kind = "experience",
+    .kind = "experiences",
+    .desc = &boussole__sessions__experience_list__descriptor,
     .what = "experience",
-    .what_plural = "experiences",
-    .desc = &boussole__v1__experience__descriptor,
     .counter = "n_experiences",
     .max = SESS_MAX_EXPERIENCES,
 };
+
+static const sess_read reads[] = { { "experiences", "get", NULL } };
 
 /* The fields a caller sets, under "experience.". */
 static void check_experience(bsl_check *chk, const Boussole__V1__Experience *e, bool update)
@@ -52,12 +53,19 @@ static void check_experience(bsl_check *chk, const Boussole__V1__Experience *e, 
 static Boussole__V1__Experience *copy_of(sess_op *op, const Boussole__V1__Experience *e)
 {
     Boussole__V1__Experience *m = bsl_arena_alloc(op->arena, sizeof(*m));
-    if (m != NULL) {
-        *m = *e;
-        m->bilan_id = (char *)op->bilan_id;
-        m->create_time = NULL;
+    if (m == NULL) {
+        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return NULL;
     }
+    *m = *e;
+    m->bilan_id = (char *)op->bilan_id;
+    m->create_time = NULL;
     return m;
+}
+
+static void load(sess_op *op, sess_fn next)
+{
+    sess_load(op, reads, 1, next);
 }
 
 /* ---- AddExperience ------------------------------------------------------------------ */
@@ -66,11 +74,9 @@ static void add_keyed(sess_op *op)
 {
     const Boussole__V1__AddExperienceRequest *in = (const void *)bsl_call_request(op->call);
     Boussole__V1__Experience *m = copy_of(op, in->experience);
-    if (m == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
+    if (m != NULL) {
+        sess_item_add(op, &sess_experiences_kind, 0, &m->base);
     }
-    sess_record_add(op, &experience_kind, &m->base, NULL, NULL);
 }
 
 static void add_loaded(sess_op *op)
@@ -78,6 +84,11 @@ static void add_loaded(sess_op *op)
     if (sess_require_active(op)) {
         sess_with_key(op, true, add_keyed);
     }
+}
+
+static void add_start(sess_op *op)
+{
+    load(op, add_loaded);
 }
 
 SESS_HANDLER(add_experience, AddExperienceRequest, Experience)
@@ -96,7 +107,8 @@ SESS_HANDLER(add_experience, AddExperienceRequest, Experience)
     sess_op *op = sess_op_new(call, sessions_of(service), in->experience->bilan_id,
                               SESS_ACT_WRITE_EXPERIENCES);
     if (op != NULL) {
-        sess_load(op, NULL, 0, add_loaded);
+        op->restart = add_start;
+        add_start(op);
     }
 }
 
@@ -106,16 +118,19 @@ static void update_keyed(sess_op *op)
 {
     const Boussole__V1__UpdateExperienceRequest *in = (const void *)bsl_call_request(op->call);
     Boussole__V1__Experience *m = copy_of(op, in->experience);
-    if (m == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
+    if (m != NULL) {
+        sess_item_update(op, &sess_experiences_kind, 0, &m->base);
     }
-    sess_record_update(op, &experience_kind, &m->base, in->experience->id);
 }
 
 static void update_loaded(sess_op *op)
 {
     sess_with_key(op, false, update_keyed);
+}
+
+static void update_start(sess_op *op)
+{
+    load(op, update_loaded);
 }
 
 SESS_HANDLER(update_experience, UpdateExperienceRequest, Experience)
@@ -133,15 +148,10 @@ SESS_HANDLER(update_experience, UpdateExperienceRequest, Experience)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->experience->bilan_id,
                               SESS_ACT_WRITE_EXPERIENCES);
-    sess_read *r = op ? bsl_arena_alloc(op->arena, sizeof(*r)) : NULL;
-    if (op == NULL || r == NULL) {
-        if (op != NULL) {
-            bsl_call_fail(call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        }
-        return;
+    if (op != NULL) {
+        op->restart = update_start;
+        update_start(op);
     }
-    *r = (sess_read){ "experiences", "hget", in->experience->id };
-    sess_load(op, r, 1, update_loaded);
 }
 
 /* ---- RemoveExperience --------------------------------------------------------------- */
@@ -149,22 +159,20 @@ SESS_HANDLER(update_experience, UpdateExperienceRequest, Experience)
 static const Boussole__V1__RemoveExperienceResponse removed =
     BOUSSOLE__V1__REMOVE_EXPERIENCE_RESPONSE__INIT;
 
-static void remove_loaded(sess_op *op)
+static void remove_keyed(sess_op *op)
 {
     const Boussole__V1__RemoveExperienceRequest *in = (const void *)bsl_call_request(op->call);
-    sess_record_remove(op, &experience_kind, in->experience_id, NULL, &removed.base);
+    sess_item_remove(op, &sess_experiences_kind, 0, in->experience_id, &removed.base);
+}
+
+static void remove_loaded(sess_op *op)
+{
+    sess_with_key(op, false, remove_keyed);
 }
 
 static void remove_start(sess_op *op)
 {
-    const Boussole__V1__RemoveExperienceRequest *in = (const void *)bsl_call_request(op->call);
-    sess_read *r = bsl_arena_alloc(op->arena, sizeof(*r));
-    if (r == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
-    *r = (sess_read){ "experiences", "hget", in->experience_id };
-    sess_load(op, r, 1, remove_loaded);
+    load(op, remove_loaded);
 }
 
 SESS_HANDLER(remove_experience, RemoveExperienceRequest, RemoveExperienceResponse)
@@ -199,25 +207,28 @@ static int by_period(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->title, y->title);
 }
 
-size_t sess_experiences_decode(sess_op *op, const sess_value *hash, Boussole__V1__Experience ***out)
+size_t sess_experiences_decode(sess_op *op, const sess_value *experiences,
+                               Boussole__V1__Experience ***out)
 {
-    ProtobufCMessage **list;
-    size_t n = sess_records_open(op, &experience_kind, hash, &list);
-    *out = (Boussole__V1__Experience **)list;
-    if (list != NULL) {
-        qsort(list, n, sizeof(*list), by_period);
+    sess_list l;
+    *out = NULL;
+    if (!sess_list_open(op, &sess_experiences_kind, experiences, &l)) {
+        return 0;
     }
-    return n;
+    qsort(*l.items, *l.n, sizeof(**l.items), by_period);
+    *out = *l.n ? (Boussole__V1__Experience **)*l.items
+                : bsl_arena_calloc(op->arena, 1, sizeof(Boussole__V1__Experience *));
+    return *l.n;
 }
-
-static const sess_read list_reads[] = { { "experiences", "hgetall", NULL } };
 
 static void list_keyed(sess_op *op)
 {
     Boussole__V1__ListExperiencesResponse out = BOUSSOLE__V1__LIST_EXPERIENCES_RESPONSE__INIT;
     out.n_experiences = sess_experiences_decode(op, &op->parts[0], &out.experiences);
     if (out.experiences == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        if (!bsl_call_answered(op->call)) {
+            bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        }
         return;
     }
     bsl_call_reply(op->call, &out.base);
@@ -225,7 +236,11 @@ static void list_keyed(sess_op *op)
 
 static void list_loaded(sess_op *op)
 {
-    sess_with_key(op, false, list_keyed);
+    if (op->parts[0].type == SESS_V_STR) {
+        sess_with_key(op, false, list_keyed);
+    } else {
+        list_keyed(op);
+    }
 }
 
 SESS_HANDLER(list_experiences, ListExperiencesRequest, ListExperiencesResponse)
@@ -239,6 +254,6 @@ SESS_HANDLER(list_experiences, ListExperiencesRequest, ListExperiencesResponse)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_READ_EXPERIENCES);
     if (op != NULL) {
-        sess_load(op, list_reads, 1, list_loaded);
+        load(op, list_loaded);
     }
 }

@@ -4,8 +4,8 @@
  * (store.c) that also writes the record they come from, which refuses any addition beyond the
  * planned hours (at most 24): the ceiling holds however many calls race.
  *
- * Other accompanied time is stored in clear in bilan:{<id>}:hours (no free text: an activity
- * from a closed list) and is part of the administrative record kept after an erasure.
+ * Other accompanied time is a plain list in bilan:{<id>}:hours (no free text: an activity
+ * from a closed list), part of the administrative record kept after an erasure.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,28 +16,46 @@
 #include "boussole/pbutil.h"
 #include "bounds.h"
 #include "records.h"
-#include "store.h"
+
+const sess_list_kind sess_hours_kind = {
+    .part = "hours",
+    .kind = NULL,
+    .desc = &boussole__sessions__hours_list__descriptor,
+    .what = "accompanied time entry",
+    .counter = "n_hours",
+    .max = SESS_MAX_HOURS_ENTRIES,
+};
+
+static const sess_read hours_reads[] = { { "hours", "get", NULL } };
 
 /* ---- RecordAccompaniedTime ---------------------------------------------------------- */
 
 static void on_recorded(sess_op *op, int existing, const sess_value *v)
 {
-    ProtobufCMessage *m = op->ctx;
-    if (existing >= 0) {
-        /* A repeated creation: the minutes were counted by the first one. */
-        m = sess_unpack(op, &boussole__v1__accompanied_time__descriptor, v->str, v->len);
-        if (m == NULL) {
-            bsl_call_fail(op->call, BSL_STATUS_INTERNAL, "the stored entry is unreadable");
-            return;
-        }
-    }
-    bsl_call_reply(op->call, m);
+    (void)existing;
+    (void)v;
+    bsl_call_reply(op->call, op->ctx);
 }
 
 static void record_loaded(sess_op *op)
 {
     const Boussole__V1__RecordAccompaniedTimeRequest *in = (const void *)bsl_call_request(op->call);
     const sess_bilan *b = &op->bilan;
+    sess_list l;
+    if (!sess_list_open(op, &sess_hours_kind, &op->parts[0], &l)) {
+        return;
+    }
+    const char *id = sess_new_id(op, "hours");
+    if (id == NULL) {
+        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    ProtobufCMessage *first = sess_list_find(&l, "id", id, NULL);
+    if (first != NULL) {
+        /* A repeated creation: the minutes were counted by the first one. */
+        bsl_call_reply(op->call, first);
+        return;
+    }
     if (!sess_require_active(op)) {
         return;
     }
@@ -46,8 +64,8 @@ static void record_loaded(sess_op *op)
         sess_fail_precondition(op, "PHASE_ORDER", "the bilan has not reached that phase yet");
         return;
     }
-    long day = bsl_date_parse(in->date), first = bsl_date_parse(b->start_date);
-    if (first >= 0 && day < first) {
+    long day = bsl_date_parse(in->date), first_day = bsl_date_parse(b->start_date);
+    if (first_day >= 0 && day < first_day) {
         bsl_call_fail_field(op->call, "date", "before the bilan's first day (%s)", b->start_date);
         return;
     }
@@ -57,8 +75,7 @@ static void record_loaded(sess_op *op)
     }
     Boussole__V1__AccompaniedTime *t = bsl_arena_alloc(op->arena, sizeof(*t));
     sess_commit *c = bsl_arena_calloc(op->arena, 1, sizeof(*c));
-    const char *id = sess_new_id(op, "hours");
-    if (t == NULL || c == NULL || id == NULL) {
+    if (t == NULL || c == NULL) {
         bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
@@ -71,19 +88,21 @@ static void record_loaded(sess_op *op)
     t->activity = in->activity;
     t->recorded_by = op->caller->subject;
     t->create_time = bsl_pb_timestamp(op->arena, op->now_ms);
-    sess_blob rec = sess_pack(op, &t->base);
-    if (t->create_time == NULL || rec.data == NULL) {
+    if (t->create_time == NULL || !sess_list_append_put(op, c, &l, &t->base)) {
         bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
     c->what = "accompanied time entries";
-    c->puts[0] = (sess_put){ "hours", id, SESS_PUT_NEW, { NULL, 0 }, rec };
-    c->n_puts = 1;
     sess_count(c, "n_hours", 1, SESS_MAX_HOURS_ENTRIES);
     c->minutes = sess_minutes_field(op, false, phase);
     c->minutes_delta = (int)in->minutes;
     op->ctx = t;
     sess_write(op, c, on_recorded);
+}
+
+static void record_start(sess_op *op)
+{
+    sess_load(op, hours_reads, 1, record_loaded);
 }
 
 SESS_HANDLER(record_accompanied_time, RecordAccompaniedTimeRequest, AccompaniedTime)
@@ -105,7 +124,9 @@ SESS_HANDLER(record_accompanied_time, RecordAccompaniedTimeRequest, AccompaniedT
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_WRITE_HOURS);
     if (op != NULL) {
-        sess_load(op, NULL, 0, record_loaded);
+        /* The entries are one list: a concurrent change starts this over. */
+        op->restart = record_start;
+        record_start(op);
     }
 }
 
@@ -122,8 +143,15 @@ static void on_removed(sess_op *op, int existing, const sess_value *v)
 
 static void remove_loaded(sess_op *op)
 {
-    const sess_value *cur = &op->parts[0];
-    if (cur->type != SESS_V_STR) {
+    const Boussole__V1__RemoveAccompaniedTimeRequest *in = (const void *)bsl_call_request(op->call);
+    sess_list l;
+    if (!sess_list_open(op, &sess_hours_kind, &op->parts[0], &l)) {
+        return;
+    }
+    size_t at = 0;
+    Boussole__V1__AccompaniedTime *t =
+        (Boussole__V1__AccompaniedTime *)sess_list_find(&l, "id", in->entry_id, &at);
+    if (t == NULL) {
         /* Not there (or removed by a first attempt): nothing to do. */
         on_removed(op, -1, NULL);
         return;
@@ -131,18 +159,13 @@ static void remove_loaded(sess_op *op)
     if (!sess_require_active(op)) {
         return;
     }
-    Boussole__V1__AccompaniedTime *t = (Boussole__V1__AccompaniedTime *)sess_unpack(
-        op, &boussole__v1__accompanied_time__descriptor, cur->str, cur->len);
+    sess_list_remove_at(&l, at);
     sess_commit *c = bsl_arena_calloc(op->arena, 1, sizeof(*c));
-    if (t == NULL || c == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_INTERNAL, "the stored entry is unreadable");
+    if (c == NULL || !sess_list_put(op, c, &l)) {
+        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
-    c->what = "accompanied time entry";
-    c->puts[0] = (sess_put){
-        "hours", t->id, SESS_PUT_CAS, { (const uint8_t *)cur->str, cur->len }, { NULL, 0 }
-    };
-    c->n_puts = 1;
+    c->what = "accompanied time entries";
     sess_count(c, "n_hours", -1, SESS_MAX_HOURS_ENTRIES);
     c->minutes = sess_minutes_field(op, false, (int)t->phase);
     c->minutes_delta = -(int)t->minutes;
@@ -151,14 +174,7 @@ static void remove_loaded(sess_op *op)
 
 static void remove_start(sess_op *op)
 {
-    const Boussole__V1__RemoveAccompaniedTimeRequest *in = (const void *)bsl_call_request(op->call);
-    sess_read *r = bsl_arena_alloc(op->arena, sizeof(*r));
-    if (r == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
-    *r = (sess_read){ "hours", "hget", in->entry_id };
-    sess_load(op, r, 1, remove_loaded);
+    sess_load(op, hours_reads, 1, remove_loaded);
 }
 
 SESS_HANDLER(remove_accompanied_time, RemoveAccompaniedTimeRequest, RemoveAccompaniedTimeResponse)
@@ -181,8 +197,8 @@ SESS_HANDLER(remove_accompanied_time, RemoveAccompaniedTimeRequest, RemoveAccomp
 /* ---- GetHoursLedger ----------------------------------------------------------------- */
 
 static const sess_read ledger_reads[] = {
-    { "meetings", "hgetall", NULL },
-    { "hours", "hgetall", NULL },
+    { "meetings", "get", NULL },
+    { "hours", "get", NULL },
 };
 
 static int by_date(const void *a, const void *b)
@@ -193,23 +209,17 @@ static int by_date(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->id, y->id);
 }
 
-size_t sess_hours_decode(sess_op *op, const sess_value *hash, Boussole__V1__AccompaniedTime ***out)
+size_t sess_hours_decode(sess_op *op, const sess_value *hours, Boussole__V1__AccompaniedTime ***out)
 {
-    size_t n = hash->type == SESS_V_ARR ? hash->n / 2 : 0, k = 0;
-    Boussole__V1__AccompaniedTime **list = bsl_arena_calloc(op->arena, n ? n : 1, sizeof(*list));
-    if (list != NULL) {
-        for (size_t i = 0; i < n; i++) {
-            const sess_value *v = &hash->items[2 * i + 1];
-            ProtobufCMessage *m =
-                sess_unpack(op, &boussole__v1__accompanied_time__descriptor, v->str, v->len);
-            if (m != NULL) {
-                list[k++] = (Boussole__V1__AccompaniedTime *)m;
-            }
-        }
-        qsort(list, k, sizeof(*list), by_date);
+    sess_list l;
+    *out = NULL;
+    if (!sess_list_open(op, &sess_hours_kind, hours, &l)) {
+        return 0;
     }
-    *out = list;
-    return k;
+    qsort(*l.items, *l.n, sizeof(**l.items), by_date);
+    *out = *l.n ? (Boussole__V1__AccompaniedTime **)*l.items
+                : bsl_arena_calloc(op->arena, 1, sizeof(Boussole__V1__AccompaniedTime *));
+    return *l.n;
 }
 
 static void ledger_loaded(sess_op *op)
@@ -228,7 +238,9 @@ static void ledger_loaded(sess_op *op)
     out.n_accompanied_time = sess_hours_decode(op, &op->parts[1], &out.accompanied_time);
     if (pm == NULL || out.phases == NULL || all == NULL || out.attended_meetings == NULL ||
         out.accompanied_time == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        if (!bsl_call_answered(op->call)) {
+            bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        }
         return;
     }
     for (int p = 1; p <= SESS_PHASES; p++) {

@@ -9,19 +9,24 @@
  *   bilan:{<id>}:history             list: one "from|to|ms|role|subject|waived|reason" per
  *                                    phase change, oldest first
  *   bilan:{<id>}:agreement           string: the Agreement without its text fields (packed)
- *   bilan:{<id>}:meetings            hash: meeting id -> Meeting without notes (packed)
- *   bilan:{<id>}:hours               hash: entry id -> AccompaniedTime (packed)
+ *   bilan:{<id>}:meetings            string: MeetingList (store.proto), without notes
+ *   bilan:{<id>}:hours               string: HoursList, accompanied time outside meetings
  *
- * One bilan (confidential: sealed with the bilan's data key, deleted by EraseBilanData):
- *   bilan:{<id>}:agreement_text      string: sealed Agreement holding only its text fields
- *   bilan:{<id>}:intake              string: sealed Intake
- *   bilan:{<id>}:roadmap             string: sealed Roadmap
- *   bilan:{<id>}:meeting_notes       hash: meeting id -> sealed shared notes (UTF-8)
- *   bilan:{<id>}:private_notes       hash: meeting id -> sealed PrivateNotes
- *   bilan:{<id>}:experiences         hash: experience id -> sealed Experience
- *   bilan:{<id>}:leads               hash: lead id -> sealed CareerLead (without research)
- *   bilan:{<id>}:research            hash: "<lead id>:<research id>" -> sealed LeadResearch
- *   bilan:{<id>}:questionnaires      set: completed questionnaire assignment ids
+ * One bilan (confidential: sealed, compressed first, with the bilan's data key; deleted by
+ * EraseBilanData):
+ *   bilan:{<id>}:agreement_text      string: Agreement holding only its text fields
+ *   bilan:{<id>}:intake              string: Intake
+ *   bilan:{<id>}:roadmap             string: Roadmap
+ *   bilan:{<id>}:meeting_notes       string: SharedNotesList, the notes shared with the
+ *                                    beneficiary
+ *   bilan:{<id>}:private_notes       string: PrivateNotesList, the counselor's own notes
+ *   bilan:{<id>}:experiences         string: ExperienceList
+ *   bilan:{<id>}:leads               string: LeadList, each lead with its research
+ *   bilan:{<id>}:questionnaires      set: completed questionnaire assignment ids (in clear)
+ *
+ * Each list is one value rather than one hash field per record: a bilan's records are few
+ * and read together, and per-record overhead (hash entry, seal, compression) would cost more
+ * than the text (collection.c).
  *
  * Indexes (one key each; entries are checked against the bilan when read, so a stale entry,
  * e.g. after a reassignment interrupted halfway, is skipped and removed):

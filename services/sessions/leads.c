@@ -1,8 +1,6 @@
 /*
- * Career leads and the research done on each: records sealed whole (sealed.c), leads in
- * bilan:{<id>}:leads, research in bilan:{<id>}:research under "<lead id>:<research id>", so
- * that a lead's research is found without opening anything and goes with it when it is
- * removed.
+ * Career leads and the research done on each: one sealed list in bilan:{<id>}:leads
+ * (collection.c), each lead holding its research, so that research goes with its lead.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,25 +12,16 @@
 #include "bounds.h"
 #include "records.h"
 
-static const sess_record_kind lead_kind = {
+const sess_list_kind sess_leads_kind = {
     .part = "leads",
-    .kind = "lead",
+    .kind = "leads",
+    .desc = &boussole__sessions__lead_list__descriptor,
     .what = "career lead",
-    .what_plural = "career leads",
-    .desc = &boussole__v1__career_lead__descriptor,
     .counter = "n_leads",
     .max = SESS_MAX_LEADS,
 };
 
-static const sess_record_kind research_kind = {
-    .part = "research",
-    .kind = "research",
-    .what = "research entry",
-    .what_plural = "research entries",
-    .desc = &boussole__v1__lead_research__descriptor,
-    .counter = "n_research",
-    .max = SESS_MAX_RESEARCH,
-};
+static const sess_read reads[] = { { "leads", "get", NULL } };
 
 static void check_lead(bsl_check *chk, const Boussole__V1__CareerLead *l, bool update)
 {
@@ -73,22 +62,60 @@ static void check_research(bsl_check *chk, const Boussole__V1__LeadResearch *r, 
     bsl_check_date(chk, "research.date", r->date, true, NULL);
 }
 
-/* A one-part read of a hash field. */
-static bool load_field(sess_op *op, const char *part, const char *field, sess_fn next)
+static void load(sess_op *op, sess_fn next)
 {
-    sess_read *r = bsl_arena_alloc(op->arena, sizeof(*r));
-    if (r == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return false;
-    }
-    *r = (sess_read){ part, "hget", field };
-    sess_load(op, r, 1, next);
-    return true;
+    sess_load(op, reads, 1, next);
 }
 
-static const char *research_field(sess_op *op, const char *lead_id, const char *research_id)
+static void oom(sess_op *op)
 {
-    return bsl_arena_printf(op->arena, "%s:%s", lead_id, research_id);
+    bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+/* What a change holds between its steps. */
+typedef struct lead_op {
+    sess_list leads;
+    ProtobufCMessage *answer;
+} lead_op;
+
+static void answer(sess_op *op, int existing, const sess_value *v)
+{
+    (void)existing;
+    (void)v;
+    lead_op *lo = op->ctx;
+    bsl_call_reply(op->call, lo->answer);
+}
+
+/* Opens the list (the key in hand) into a new lead_op. NULL: answered. */
+static lead_op *open_leads(sess_op *op)
+{
+    lead_op *lo = bsl_arena_calloc(op->arena, 1, sizeof(*lo));
+    if (lo == NULL) {
+        oom(op);
+        return NULL;
+    }
+    op->ctx = lo;
+    return sess_list_open(op, &sess_leads_kind, &op->parts[0], &lo->leads) ? lo : NULL;
+}
+
+/* Writes the list with the given counter changes, then answers lo->answer. */
+static void write_leads(sess_op *op, lead_op *lo, const char *counter, int delta, unsigned max,
+                        const char *counter2, int delta2, unsigned max2)
+{
+    sess_commit *c = bsl_arena_calloc(op->arena, 1, sizeof(*c));
+    if (c == NULL || !sess_list_put(op, c, &lo->leads)) {
+        oom(op);
+        return;
+    }
+    c->what =
+        counter != NULL && strcmp(counter, "n_research") == 0 ? "research entries" : "career leads";
+    if (counter != NULL && delta != 0) {
+        sess_count(c, counter, delta, max);
+    }
+    if (counter2 != NULL && delta2 != 0) {
+        sess_count(c, counter2, delta2, max2);
+    }
+    sess_write(op, c, answer);
 }
 
 /* ---- leads -------------------------------------------------------------------------- */
@@ -96,13 +123,15 @@ static const char *research_field(sess_op *op, const char *lead_id, const char *
 static Boussole__V1__CareerLead *lead_copy(sess_op *op, const Boussole__V1__CareerLead *l)
 {
     Boussole__V1__CareerLead *m = bsl_arena_alloc(op->arena, sizeof(*m));
-    if (m != NULL) {
-        *m = *l;
-        m->bilan_id = (char *)op->bilan_id;
-        m->research = NULL; /* research is its own record */
-        m->n_research = 0;
-        m->create_time = NULL;
+    if (m == NULL) {
+        oom(op);
+        return NULL;
     }
+    *m = *l;
+    m->bilan_id = (char *)op->bilan_id;
+    m->research = NULL; /* research has its own calls */
+    m->n_research = 0;
+    m->create_time = NULL;
     return m;
 }
 
@@ -110,11 +139,9 @@ static void lead_add_keyed(sess_op *op)
 {
     const Boussole__V1__AddCareerLeadRequest *in = (const void *)bsl_call_request(op->call);
     Boussole__V1__CareerLead *m = lead_copy(op, in->lead);
-    if (m == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
+    if (m != NULL) {
+        sess_item_add(op, &sess_leads_kind, 0, &m->base);
     }
-    sess_record_add(op, &lead_kind, &m->base, NULL, NULL);
 }
 
 static void lead_add_loaded(sess_op *op)
@@ -122,6 +149,11 @@ static void lead_add_loaded(sess_op *op)
     if (sess_require_active(op)) {
         sess_with_key(op, true, lead_add_keyed);
     }
+}
+
+static void lead_add_start(sess_op *op)
+{
+    load(op, lead_add_loaded);
 }
 
 SESS_HANDLER(add_career_lead, AddCareerLeadRequest, CareerLead)
@@ -139,7 +171,8 @@ SESS_HANDLER(add_career_lead, AddCareerLeadRequest, CareerLead)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->lead->bilan_id, SESS_ACT_WRITE_LEADS);
     if (op != NULL) {
-        sess_load(op, NULL, 0, lead_add_loaded);
+        op->restart = lead_add_start;
+        lead_add_start(op);
     }
 }
 
@@ -147,16 +180,44 @@ static void lead_update_keyed(sess_op *op)
 {
     const Boussole__V1__UpdateCareerLeadRequest *in = (const void *)bsl_call_request(op->call);
     Boussole__V1__CareerLead *m = lead_copy(op, in->lead);
-    if (m == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    lead_op *lo = m ? open_leads(op) : NULL;
+    if (lo == NULL || !sess_require_active(op)) {
         return;
     }
-    sess_record_update(op, &lead_kind, &m->base, in->lead->id);
+    size_t at = 0;
+    Boussole__V1__CareerLead *old =
+        (Boussole__V1__CareerLead *)sess_list_find(&lo->leads, "id", m->id, &at);
+    if (old == NULL) {
+        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such career lead");
+        return;
+    }
+    if (old->version != m->version) {
+        bsl_call_fail(op->call, BSL_STATUS_ABORTED,
+                      "version %llu is stale (the career lead is at version %llu): read it again",
+                      (unsigned long long)m->version, (unsigned long long)old->version);
+        return;
+    }
+    /* The lead's own fields change; its research and creation time stay. */
+    m->research = old->research;
+    m->n_research = old->n_research;
+    if (!sess_record_stamp(op, &m->base, NULL, old->version + 1, false)) {
+        oom(op);
+        return;
+    }
+    m->create_time = old->create_time;
+    (*lo->leads.items)[at] = &m->base;
+    lo->answer = &m->base;
+    write_leads(op, lo, NULL, 0, 0, NULL, 0, 0);
 }
 
 static void lead_update_loaded(sess_op *op)
 {
     sess_with_key(op, false, lead_update_keyed);
+}
+
+static void lead_update_start(sess_op *op)
+{
+    load(op, lead_update_loaded);
 }
 
 SESS_HANDLER(update_career_lead, UpdateCareerLeadRequest, CareerLead)
@@ -174,62 +235,46 @@ SESS_HANDLER(update_career_lead, UpdateCareerLeadRequest, CareerLead)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->lead->bilan_id, SESS_ACT_WRITE_LEADS);
     if (op != NULL) {
-        load_field(op, "leads", in->lead->id, lead_update_loaded);
+        op->restart = lead_update_start;
+        lead_update_start(op);
     }
 }
 
 static const Boussole__V1__RemoveCareerLeadResponse lead_removed =
     BOUSSOLE__V1__REMOVE_CAREER_LEAD_RESPONSE__INIT;
 
-static void lead_remove_loaded(sess_op *op)
+static void lead_remove_keyed(sess_op *op)
 {
     const Boussole__V1__RemoveCareerLeadRequest *in = (const void *)bsl_call_request(op->call);
-    /* The lead's research goes with it, each entry checked unchanged like the lead. */
-    sess_commit *c = bsl_arena_calloc(op->arena, 1, sizeof(*c));
-    const char *prefix = bsl_arena_printf(op->arena, "%s:", in->lead_id);
-    if (c == NULL || prefix == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    lead_op *lo = open_leads(op);
+    if (lo == NULL) {
         return;
     }
-    const sess_value *research = &op->parts[1];
-    size_t plen = strlen(prefix);
-    int gone = 0;
-    for (size_t i = 0; research->type == SESS_V_ARR && i + 1 < research->n; i += 2) {
-        const sess_value *f = &research->items[i], *v = &research->items[i + 1];
-        if (f->type != SESS_V_STR || strncmp(f->str, prefix, plen) != 0 ||
-            c->n_puts + 1 >= SESS_MAX_PUTS) {
-            continue;
-        }
-        c->puts[c->n_puts++] = (sess_put){
-            "research", f->str, SESS_PUT_CAS, { (const uint8_t *)v->str, v->len }, { NULL, 0 }
-        };
-        gone++;
+    lo->answer = (ProtobufCMessage *)&lead_removed.base;
+    size_t at = 0;
+    Boussole__V1__CareerLead *l =
+        (Boussole__V1__CareerLead *)sess_list_find(&lo->leads, "id", in->lead_id, &at);
+    if (l == NULL) {
+        /* Not there (or removed by a first attempt): nothing to do. */
+        answer(op, -1, NULL);
+        return;
     }
-    if (gone > 0) {
-        sess_count(c, "n_research", -gone, SESS_MAX_RESEARCH);
+    if (!sess_require_active(op)) {
+        return;
     }
-    sess_record_remove(op, &lead_kind, in->lead_id, c, &lead_removed.base);
+    int research = (int)l->n_research;
+    sess_list_remove_at(&lo->leads, at);
+    write_leads(op, lo, "n_leads", -1, SESS_MAX_LEADS, "n_research", -research, SESS_MAX_RESEARCH);
 }
 
-static const sess_read *lead_remove_reads(sess_op *op, const char *lead_id)
+static void lead_remove_loaded(sess_op *op)
 {
-    sess_read *r = bsl_arena_calloc(op->arena, 2, sizeof(*r));
-    if (r != NULL) {
-        r[0] = (sess_read){ "leads", "hget", lead_id };
-        r[1] = (sess_read){ "research", "hgetall", NULL };
-    }
-    return r;
+    sess_with_key(op, false, lead_remove_keyed);
 }
 
 static void lead_remove_start(sess_op *op)
 {
-    const Boussole__V1__RemoveCareerLeadRequest *in = (const void *)bsl_call_request(op->call);
-    const sess_read *r = lead_remove_reads(op, in->lead_id);
-    if (r == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
-    sess_load(op, r, 2, lead_remove_loaded);
+    load(op, lead_remove_loaded);
 }
 
 SESS_HANDLER(remove_career_lead, RemoveCareerLeadRequest, RemoveCareerLeadResponse)
@@ -251,39 +296,80 @@ SESS_HANDLER(remove_career_lead, RemoveCareerLeadRequest, RemoveCareerLeadRespon
 
 /* ---- research ----------------------------------------------------------------------- */
 
-static Boussole__V1__LeadResearch *research_copy(sess_op *op, const Boussole__V1__LeadResearch *r)
+/* The lead of a research call, in lo->leads. NULL: answered NOT_FOUND. */
+static Boussole__V1__CareerLead *lead_of(sess_op *op, lead_op *lo, const char *lead_id)
 {
-    Boussole__V1__LeadResearch *m = bsl_arena_alloc(op->arena, sizeof(*m));
-    if (m != NULL) {
-        *m = *r;
-        m->create_time = NULL;
+    Boussole__V1__CareerLead *l =
+        (Boussole__V1__CareerLead *)sess_list_find(&lo->leads, "id", lead_id, NULL);
+    if (l == NULL) {
+        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such career lead");
     }
-    return m;
+    return l;
+}
+
+static size_t research_index(const Boussole__V1__CareerLead *l, const char *id)
+{
+    for (size_t i = 0; i < l->n_research; i++) {
+        if (strcmp(l->research[i]->id, id) == 0) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
 }
 
 static void research_add_keyed(sess_op *op)
 {
     const Boussole__V1__AddLeadResearchRequest *in = (const void *)bsl_call_request(op->call);
-    Boussole__V1__LeadResearch *m = research_copy(op, in->research);
-    const char *prefix = bsl_arena_printf(op->arena, "%s:", in->research->lead_id);
-    if (m == NULL || prefix == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    lead_op *lo = open_leads(op);
+    Boussole__V1__CareerLead *l = lo ? lead_of(op, lo, in->research->lead_id) : NULL;
+    if (l == NULL) {
         return;
     }
-    /* The lead must still be there when the entry is written. */
-    sess_put lead = { "leads", in->research->lead_id, SESS_PUT_HAS, { NULL, 0 }, { NULL, 0 } };
-    sess_record_add(op, &research_kind, &m->base, prefix, &lead);
+    const char *id = sess_new_id(op, "research");
+    if (id == NULL) {
+        oom(op);
+        return;
+    }
+    size_t at = research_index(l, id);
+    if (at != SIZE_MAX) {
+        /* A repeated creation: answer what the first one made. */
+        bsl_call_reply(op->call, &l->research[at]->base);
+        return;
+    }
+    if (!sess_require_active(op)) {
+        return;
+    }
+    Boussole__V1__LeadResearch *r = bsl_arena_alloc(op->arena, sizeof(*r));
+    Boussole__V1__LeadResearch **grown =
+        bsl_arena_alloc(op->arena, (l->n_research + 1) * sizeof(*grown));
+    if (r == NULL || grown == NULL) {
+        oom(op);
+        return;
+    }
+    *r = *in->research;
+    if (!sess_record_stamp(op, &r->base, id, 1, true)) {
+        oom(op);
+        return;
+    }
+    if (l->n_research > 0) {
+        memcpy(grown, l->research, l->n_research * sizeof(*grown));
+    }
+    grown[l->n_research++] = r;
+    l->research = grown;
+    lo->answer = &r->base;
+    write_leads(op, lo, "n_research", 1, SESS_MAX_RESEARCH, NULL, 0, 0);
 }
 
 static void research_add_loaded(sess_op *op)
 {
-    if (op->parts[0].type != SESS_V_STR) {
-        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such career lead");
-        return;
-    }
     if (sess_require_active(op)) {
         sess_with_key(op, true, research_add_keyed);
     }
+}
+
+static void research_add_start(sess_op *op)
+{
+    load(op, research_add_loaded);
 }
 
 SESS_HANDLER(add_lead_research, AddLeadResearchRequest, LeadResearch)
@@ -302,25 +388,56 @@ SESS_HANDLER(add_lead_research, AddLeadResearchRequest, LeadResearch)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_WRITE_LEADS);
     if (op != NULL) {
-        load_field(op, "leads", in->research->lead_id, research_add_loaded);
+        op->restart = research_add_start;
+        research_add_start(op);
     }
 }
 
 static void research_update_keyed(sess_op *op)
 {
     const Boussole__V1__UpdateLeadResearchRequest *in = (const void *)bsl_call_request(op->call);
-    Boussole__V1__LeadResearch *m = research_copy(op, in->research);
-    const char *field = research_field(op, in->research->lead_id, in->research->id);
-    if (m == NULL || field == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    lead_op *lo = open_leads(op);
+    Boussole__V1__CareerLead *l = lo ? lead_of(op, lo, in->research->lead_id) : NULL;
+    if (l == NULL || !sess_require_active(op)) {
         return;
     }
-    sess_record_update(op, &research_kind, &m->base, field);
+    size_t at = research_index(l, in->research->id);
+    if (at == SIZE_MAX) {
+        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such research entry");
+        return;
+    }
+    Boussole__V1__LeadResearch *old = l->research[at];
+    if (old->version != in->research->version) {
+        bsl_call_fail(op->call, BSL_STATUS_ABORTED,
+                      "version %llu is stale (the research entry is at version %llu): read it "
+                      "again",
+                      (unsigned long long)in->research->version, (unsigned long long)old->version);
+        return;
+    }
+    Boussole__V1__LeadResearch *r = bsl_arena_alloc(op->arena, sizeof(*r));
+    if (r == NULL) {
+        oom(op);
+        return;
+    }
+    *r = *in->research;
+    if (!sess_record_stamp(op, &r->base, NULL, old->version + 1, false)) {
+        oom(op);
+        return;
+    }
+    r->create_time = old->create_time;
+    l->research[at] = r;
+    lo->answer = &r->base;
+    write_leads(op, lo, NULL, 0, 0, NULL, 0, 0);
 }
 
 static void research_update_loaded(sess_op *op)
 {
     sess_with_key(op, false, research_update_keyed);
+}
+
+static void research_update_start(sess_op *op)
+{
+    load(op, research_update_loaded);
 }
 
 SESS_HANDLER(update_lead_research, UpdateLeadResearchRequest, LeadResearch)
@@ -338,39 +455,48 @@ SESS_HANDLER(update_lead_research, UpdateLeadResearchRequest, LeadResearch)
         return;
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_WRITE_LEADS);
-    const char *field = op ? research_field(op, in->research->lead_id, in->research->id) : NULL;
-    if (op != NULL && field == NULL) {
-        bsl_call_fail(call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
     if (op != NULL) {
-        load_field(op, "research", field, research_update_loaded);
+        op->restart = research_update_start;
+        research_update_start(op);
     }
 }
 
 static const Boussole__V1__RemoveLeadResearchResponse research_removed =
     BOUSSOLE__V1__REMOVE_LEAD_RESEARCH_RESPONSE__INIT;
 
-static void research_remove_loaded(sess_op *op)
+static void research_remove_keyed(sess_op *op)
 {
     const Boussole__V1__RemoveLeadResearchRequest *in = (const void *)bsl_call_request(op->call);
-    const char *field = research_field(op, in->lead_id, in->research_id);
-    if (field == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    lead_op *lo = open_leads(op);
+    if (lo == NULL) {
         return;
     }
-    sess_record_remove(op, &research_kind, field, NULL, &research_removed.base);
+    lo->answer = (ProtobufCMessage *)&research_removed.base;
+    Boussole__V1__CareerLead *l =
+        (Boussole__V1__CareerLead *)sess_list_find(&lo->leads, "id", in->lead_id, NULL);
+    size_t at = l ? research_index(l, in->research_id) : SIZE_MAX;
+    if (at == SIZE_MAX) {
+        /* Not there (or removed by a first attempt, or with its lead): nothing to do. */
+        answer(op, -1, NULL);
+        return;
+    }
+    if (!sess_require_active(op)) {
+        return;
+    }
+    memmove(&l->research[at], &l->research[at + 1],
+            (l->n_research - at - 1) * sizeof(*l->research));
+    l->n_research--;
+    write_leads(op, lo, "n_research", -1, SESS_MAX_RESEARCH, NULL, 0, 0);
+}
+
+static void research_remove_loaded(sess_op *op)
+{
+    sess_with_key(op, false, research_remove_keyed);
 }
 
 static void research_remove_start(sess_op *op)
 {
-    const Boussole__V1__RemoveLeadResearchRequest *in = (const void *)bsl_call_request(op->call);
-    const char *field = research_field(op, in->lead_id, in->research_id);
-    if (field == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
-    load_field(op, "research", field, research_remove_loaded);
+    load(op, research_remove_loaded);
 }
 
 SESS_HANDLER(remove_lead_research, RemoveLeadResearchRequest, RemoveLeadResearchResponse)
@@ -401,55 +527,28 @@ static int by_created(const void *a, const void *b)
     return s < t ? -1 : s > t ? 1 : strcmp(x->id, y->id);
 }
 
-static int research_order(const void *a, const void *b)
+size_t sess_leads_decode(sess_op *op, const sess_value *leads, Boussole__V1__CareerLead ***out)
 {
-    const Boussole__V1__LeadResearch *x = *(Boussole__V1__LeadResearch *const *)a;
-    const Boussole__V1__LeadResearch *y = *(Boussole__V1__LeadResearch *const *)b;
-    int64_t s = bsl_pb_timestamp_ms(x->create_time), t = bsl_pb_timestamp_ms(y->create_time);
-    return s < t ? -1 : s > t ? 1 : strcmp(x->id, y->id);
-}
-
-size_t sess_leads_decode(sess_op *op, const sess_value *leads, const sess_value *research,
-                         Boussole__V1__CareerLead ***out)
-{
-    ProtobufCMessage **ls, **rs;
-    size_t nl = sess_records_open(op, &lead_kind, leads, &ls);
-    size_t nr = sess_records_open(op, &research_kind, research, &rs);
-    *out = (Boussole__V1__CareerLead **)ls;
-    if (ls == NULL || rs == NULL) {
-        *out = NULL;
+    sess_list l;
+    *out = NULL;
+    if (!sess_list_open(op, &sess_leads_kind, leads, &l)) {
         return 0;
     }
-    qsort(ls, nl, sizeof(*ls), by_created);
-    qsort(rs, nr, sizeof(*rs), research_order);
-    for (size_t i = 0; i < nl; i++) {
-        Boussole__V1__CareerLead *l = (Boussole__V1__CareerLead *)ls[i];
-        l->research = bsl_arena_calloc(op->arena, nr ? nr : 1, sizeof(*l->research));
-        if (l->research == NULL) {
-            *out = NULL;
-            return 0;
-        }
-        for (size_t k = 0; k < nr; k++) {
-            Boussole__V1__LeadResearch *r = (Boussole__V1__LeadResearch *)rs[k];
-            if (strcmp(r->lead_id, l->id) == 0) {
-                l->research[l->n_research++] = r;
-            }
-        }
-    }
-    return nl;
+    /* Leads, and research within each, in the order they were added. */
+    qsort(*l.items, *l.n, sizeof(**l.items), by_created);
+    *out = *l.n ? (Boussole__V1__CareerLead **)*l.items
+                : bsl_arena_calloc(op->arena, 1, sizeof(Boussole__V1__CareerLead *));
+    return *l.n;
 }
-
-static const sess_read list_reads[] = {
-    { "leads", "hgetall", NULL },
-    { "research", "hgetall", NULL },
-};
 
 static void list_keyed(sess_op *op)
 {
     Boussole__V1__ListCareerLeadsResponse out = BOUSSOLE__V1__LIST_CAREER_LEADS_RESPONSE__INIT;
-    out.n_leads = sess_leads_decode(op, &op->parts[0], &op->parts[1], &out.leads);
+    out.n_leads = sess_leads_decode(op, &op->parts[0], &out.leads);
     if (out.leads == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        if (!bsl_call_answered(op->call)) {
+            oom(op);
+        }
         return;
     }
     bsl_call_reply(op->call, &out.base);
@@ -457,7 +556,11 @@ static void list_keyed(sess_op *op)
 
 static void list_loaded(sess_op *op)
 {
-    sess_with_key(op, false, list_keyed);
+    if (op->parts[0].type == SESS_V_STR) {
+        sess_with_key(op, false, list_keyed);
+    } else {
+        list_keyed(op);
+    }
 }
 
 SESS_HANDLER(list_career_leads, ListCareerLeadsRequest, ListCareerLeadsResponse)
@@ -471,6 +574,6 @@ SESS_HANDLER(list_career_leads, ListCareerLeadsRequest, ListCareerLeadsResponse)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_READ_LEADS);
     if (op != NULL) {
-        sess_load(op, list_reads, 2, list_loaded);
+        load(op, list_loaded);
     }
 }

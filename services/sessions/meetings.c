@@ -1,14 +1,14 @@
 /*
- * Meetings, their sign-in record and their notes. A meeting's administrative record (when,
- * how long, how, which phase, who confirmed attendance and when) is stored in clear in
- * bilan:{<id>}:meetings and kept after an erasure, since quality audits ask for it. Its notes
- * are sealed apart: the notes shared with the beneficiary in :meeting_notes, the counselor's
- * private notes in :private_notes (another key, so that nothing that reads a meeting can
- * reach them by mistake).
+ * Meetings, their sign-in record and their notes. The meetings' administrative record (when,
+ * how long, how, which phase, who confirmed attendance and when) is a plain list in
+ * bilan:{<id>}:meetings, kept after an erasure since quality audits ask for it. Notes are
+ * sealed apart: the notes shared with the beneficiary in :meeting_notes, the counselor's
+ * private notes in :private_notes (another key, so that nothing that reads a meeting for the
+ * beneficiary ever opens them).
  *
  * A meeting becomes ATTENDED when both sides have confirmed; that second confirmation adds its
- * minutes to the hours ledger of its phase in the same script, which refuses it beyond the
- * planned hours.
+ * minutes to the hours ledger of its phase in the same checked write, which refuses it beyond
+ * the planned hours.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,14 +20,45 @@
 #include "boussole/pbutil.h"
 #include "bounds.h"
 #include "records.h"
-#include "store.h"
 
-#define NOTES_KIND   "meeting_notes"
-#define PRIVATE_KIND "private_notes"
+static const char *const meeting_blanks[] = { "shared_notes", NULL };
+
+const sess_list_kind sess_meetings_kind = {
+    .part = "meetings",
+    .kind = NULL,
+    .desc = &boussole__sessions__meeting_list__descriptor,
+    .what = "meeting",
+    .counter = "n_meetings",
+    .max = SESS_MAX_MEETINGS,
+    .blank = meeting_blanks,
+};
+
+const sess_list_kind sess_shared_notes_kind = {
+    .part = "meeting_notes",
+    .kind = "meeting_notes",
+    .desc = &boussole__sessions__shared_notes_list__descriptor,
+    .what = "meeting notes",
+};
+
+const sess_list_kind sess_private_notes_kind = {
+    .part = "private_notes",
+    .kind = "private_notes",
+    .desc = &boussole__sessions__private_notes_list__descriptor,
+    .what = "private notes",
+};
 
 /* Timestamps a person may mean: 2000 to 2100. */
 #define MIN_SANE_MS 946684800000LL
 #define MAX_SANE_MS 4102444800000LL
+
+/* The parts a meeting operation reads. */
+enum { P_MEETINGS, P_NOTES, P_PRIVATE };
+
+static const sess_read meeting_reads[] = {
+    { "meetings", "get", NULL },
+    { "meeting_notes", "get", NULL },
+    { "private_notes", "get", NULL },
+};
 
 bool sess_check_time(bsl_check *chk, const char *field, const Google__Protobuf__Timestamp *ts,
                      bool required)
@@ -42,21 +73,9 @@ bool sess_check_time(bsl_check *chk, const char *field, const Google__Protobuf__
     return true;
 }
 
-Boussole__V1__Meeting *sess_meeting_decode(sess_op *op, const sess_value *v)
+const char *sess_minutes_field(sess_op *op, bool meetings, int phase)
 {
-    if (v == NULL || v->type != SESS_V_STR) {
-        return NULL;
-    }
-    return (Boussole__V1__Meeting *)sess_unpack(op, &boussole__v1__meeting__descriptor, v->str,
-                                                v->len);
-}
-
-char *sess_meeting_notes_open(sess_op *op, const char *meeting_id, const sess_value *v)
-{
-    if (v == NULL || v->type != SESS_V_STR) {
-        return "";
-    }
-    return sess_open(op, NOTES_KIND, meeting_id, v->str, v->len, NULL);
+    return bsl_arena_printf(op->arena, "%s_%d", meetings ? "mm" : "om", phase);
 }
 
 static int by_start(const void *a, const void *b)
@@ -67,91 +86,44 @@ static int by_start(const void *a, const void *b)
     return s < t ? -1 : s > t ? 1 : strcmp(x->id, y->id);
 }
 
-size_t sess_meetings_decode(sess_op *op, const sess_value *hash, const sess_value *notes,
+/* Sets each meeting's shared notes from the notes list (NULL: none). */
+static void join_notes(const sess_list *meetings, const sess_list *notes)
+{
+    for (size_t i = 0; i < *meetings->n; i++) {
+        Boussole__V1__Meeting *m = (Boussole__V1__Meeting *)(*meetings->items)[i];
+        const Boussole__V1__Meeting *n =
+            notes ? (const Boussole__V1__Meeting *)sess_list_find(notes, "id", m->id, NULL) : NULL;
+        m->shared_notes = n ? n->shared_notes : "";
+    }
+}
+
+size_t sess_meetings_decode(sess_op *op, const sess_value *meetings, const sess_value *notes,
                             Boussole__V1__Meeting ***out)
 {
-    size_t n = hash->type == SESS_V_ARR ? hash->n / 2 : 0;
-    Boussole__V1__Meeting **list = bsl_arena_calloc(op->arena, n ? n : 1, sizeof(*list));
-    size_t k = 0;
-    if (list == NULL) {
-        *out = NULL;
+    sess_list ml, nl;
+    *out = NULL;
+    if (!sess_list_open(op, &sess_meetings_kind, meetings, &ml) ||
+        (notes != NULL && !sess_list_open(op, &sess_shared_notes_kind, notes, &nl))) {
         return 0;
     }
-    for (size_t i = 0; i < n; i++) {
-        Boussole__V1__Meeting *m = sess_meeting_decode(op, &hash->items[2 * i + 1]);
-        if (m == NULL) {
-            continue;
-        }
-        if (notes != NULL) {
-            char *text = sess_meeting_notes_open(op, m->id, sess_hash_get(notes, m->id));
-            m->shared_notes = text ? text : "";
-        }
-        list[k++] = m;
-    }
-    qsort(list, k, sizeof(*list), by_start);
-    *out = list;
-    return k;
+    join_notes(&ml, notes ? &nl : NULL);
+    qsort(*ml.items, *ml.n, sizeof(**ml.items), by_start);
+    *out = *ml.n ? (Boussole__V1__Meeting **)*ml.items
+                 : bsl_arena_calloc(op->arena, 1, sizeof(Boussole__V1__Meeting *));
+    return *ml.n;
 }
 
-/* The meeting as the caller may see it: shared notes for the beneficiary and the counselor
- * (notes_value: their stored value, sealed), none for an administrator. */
-static void reply_meeting(sess_op *op, Boussole__V1__Meeting *m, const sess_value *notes_value)
+/* The meeting as the caller may see it: shared notes for the beneficiary and the counselor,
+ * none for an administrator. */
+static void reply_meeting(sess_op *op, Boussole__V1__Meeting *m, const sess_list *notes)
 {
     m->shared_notes = "";
-    if (op->rel == SESS_REL_BENEFICIARY || op->rel == SESS_REL_COUNSELOR) {
-        char *t = sess_meeting_notes_open(op, m->id, notes_value);
-        if (t == NULL) {
-            bsl_call_fail(op->call, BSL_STATUS_INTERNAL, "the meeting's notes do not open");
-            return;
-        }
-        m->shared_notes = t;
+    if ((op->rel == SESS_REL_BENEFICIARY || op->rel == SESS_REL_COUNSELOR) && notes != NULL) {
+        const Boussole__V1__Meeting *n =
+            (const Boussole__V1__Meeting *)sess_list_find(notes, "id", m->id, NULL);
+        m->shared_notes = n ? n->shared_notes : "";
     }
     bsl_call_reply(op->call, &m->base);
-}
-
-/* Reads for one meeting: its record, its shared notes, its private notes. */
-static const sess_read *meeting_reads(sess_op *op, const char *meeting_id)
-{
-    sess_read *r = bsl_arena_calloc(op->arena, 3, sizeof(*r));
-    if (r == NULL) {
-        return NULL;
-    }
-    r[0] = (sess_read){ "meetings", "hget", meeting_id };
-    r[1] = (sess_read){ NOTES_KIND, "hget", meeting_id };
-    r[2] = (sess_read){ PRIVATE_KIND, "hget", meeting_id };
-    return r;
-}
-
-/* Loads one meeting then next: parts[0] its record, parts[1] its shared notes and, with
- * private set (the counselor's private notes calls), parts[2] its private notes. */
-static void load_meeting(sess_op *op, const char *meeting_id, bool private, sess_fn next)
-{
-    const sess_read *r = meeting_reads(op, meeting_id);
-    if (r == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
-    sess_load(op, r, private ? 3 : 2, next);
-}
-
-/* The stored meeting of parts[0]; NULL when missing (answered NOT_FOUND). */
-static Boussole__V1__Meeting *loaded_meeting(sess_op *op)
-{
-    if (op->parts[0].type != SESS_V_STR) {
-        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such meeting");
-        return NULL;
-    }
-    Boussole__V1__Meeting *m = sess_meeting_decode(op, &op->parts[0]);
-    if (m == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_INTERNAL, "the stored meeting is unreadable");
-    }
-    return m;
-}
-
-/* The minutes field of a phase's meetings or other time: "mm_2", "om_1". */
-const char *sess_minutes_field(sess_op *op, bool meetings, int phase)
-{
-    return bsl_arena_printf(op->arena, "%s_%d", meetings ? "mm" : "om", phase);
 }
 
 /* Checks a meeting's start against the bilan: not before its first day, at most two years
@@ -185,26 +157,123 @@ static bool duration_fits(sess_op *op, uint32_t minutes)
     return true;
 }
 
-/* ---- ScheduleMeeting ---------------------------------------------------------------- */
+/* ---- one meeting: reading, then writing ------------------------------------------------ */
 
-static void on_scheduled(sess_op *op, int existing, const sess_value *v)
+/* What an operation on one meeting holds between its steps. */
+typedef struct meeting_op {
+    const char *meeting_id;
+    sess_list meetings;
+    sess_list notes;
+    Boussole__V1__Meeting *m; /* the meeting in `meetings` */
+    size_t at;
+    sess_fn then; /* the operation's own step once the lists are open */
+    bool with_notes;
+} meeting_op;
+
+static void on_meeting_written(sess_op *op, int existing, const sess_value *v)
 {
-    Boussole__V1__Meeting *m = op->ctx;
-    if (existing >= 0) {
-        /* A repeated creation: answer what the first one made. */
-        m = sess_meeting_decode(op, v);
-        if (m == NULL) {
-            bsl_call_fail(op->call, BSL_STATUS_INTERNAL, "the stored meeting is unreadable");
-            return;
-        }
-    }
-    reply_meeting(op, m, NULL);
+    (void)existing;
+    (void)v;
+    meeting_op *mo = op->ctx;
+    reply_meeting(op, mo->m, mo->with_notes ? &mo->notes : NULL);
 }
 
-static void schedule_loaded(sess_op *op)
+/* Opens the lists, finds the meeting, then mo->then. */
+static void meeting_keyed(sess_op *op)
+{
+    meeting_op *mo = op->ctx;
+    if (!sess_list_open(op, &sess_meetings_kind, &op->parts[P_MEETINGS], &mo->meetings) ||
+        !sess_list_open(op, &sess_shared_notes_kind, &op->parts[P_NOTES], &mo->notes)) {
+        return;
+    }
+    mo->with_notes = true;
+    mo->m = mo->meeting_id ? (Boussole__V1__Meeting *)sess_list_find(&mo->meetings, "id",
+                                                                     mo->meeting_id, &mo->at)
+                           : NULL;
+    if (mo->meeting_id != NULL && mo->m == NULL) {
+        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such meeting");
+        return;
+    }
+    mo->then(op);
+}
+
+static void meeting_loaded(sess_op *op)
+{
+    /* The data key only opens the shared notes for the answer: none, no key needed. */
+    if (op->parts[P_NOTES].type == SESS_V_STR) {
+        sess_with_key(op, false, meeting_keyed);
+    } else {
+        meeting_keyed(op);
+    }
+}
+
+/* Loads the bilan, its meetings and their shared notes, then `then` with op->ctx a
+ * meeting_op whose m is the meeting (meeting_id NULL: none looked for). */
+static void load_meeting(sess_op *op, const char *meeting_id, sess_fn then)
+{
+    meeting_op *mo = bsl_arena_calloc(op->arena, 1, sizeof(*mo));
+    if (mo == NULL) {
+        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    mo->meeting_id = meeting_id;
+    mo->then = then;
+    op->ctx = mo;
+    sess_load(op, meeting_reads, 2, meeting_loaded);
+}
+
+/* A commit writing the meetings list (the meeting's version bumped). */
+static sess_commit *meeting_commit(sess_op *op)
+{
+    meeting_op *mo = op->ctx;
+    sess_commit *c = bsl_arena_calloc(op->arena, 1, sizeof(*c));
+    if (c != NULL) {
+        mo->m->version++;
+        c->what = "meetings";
+        if (!sess_list_put(op, c, &mo->meetings)) {
+            c = NULL;
+        }
+    }
+    if (c == NULL) {
+        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    return c;
+}
+
+static bool untouched(sess_op *op, const Boussole__V1__Meeting *m)
+{
+    if (m->status == BOUSSOLE__V1__MEETING_STATUS__MEETING_STATUS_CANCELLED) {
+        sess_fail_precondition(op, "MEETING_CANCELLED", "the meeting was cancelled");
+        return false;
+    }
+    if (m->beneficiary_confirmation != NULL || m->counselor_confirmation != NULL) {
+        sess_fail_precondition(op, "MEETING_CONFIRMED",
+                               "attendance has been confirmed: the meeting is part of the "
+                               "sign-in record and cannot change");
+        return false;
+    }
+    return true;
+}
+
+/* ---- ScheduleMeeting ---------------------------------------------------------------- */
+
+static void schedule_open(sess_op *op)
 {
     const Boussole__V1__ScheduleMeetingRequest *in = (const void *)bsl_call_request(op->call);
+    meeting_op *mo = op->ctx;
     const sess_bilan *b = &op->bilan;
+    const char *id = sess_new_id(op, "meeting");
+    if (id == NULL) {
+        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    Boussole__V1__Meeting *first =
+        (Boussole__V1__Meeting *)sess_list_find(&mo->meetings, "id", id, NULL);
+    if (first != NULL) {
+        /* A repeated creation: answer what the first one made. */
+        reply_meeting(op, first, NULL);
+        return;
+    }
     if (!sess_require_active(op)) {
         return;
     }
@@ -213,14 +282,12 @@ static void schedule_loaded(sess_op *op)
         sess_fail_precondition(op, "PHASE_ORDER", "the bilan has already left that phase");
         return;
     }
-    int64_t start = bsl_pb_timestamp_ms(in->start_time);
-    if (!start_fits(op, "start_time", start) || !duration_fits(op, in->duration_minutes)) {
+    if (!start_fits(op, "start_time", bsl_pb_timestamp_ms(in->start_time)) ||
+        !duration_fits(op, in->duration_minutes)) {
         return;
     }
     Boussole__V1__Meeting *m = bsl_arena_alloc(op->arena, sizeof(*m));
-    sess_commit *c = bsl_arena_calloc(op->arena, 1, sizeof(*c));
-    const char *id = sess_new_id(op, "meeting");
-    if (m == NULL || c == NULL || id == NULL) {
+    if (m == NULL) {
         bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
@@ -234,17 +301,22 @@ static void schedule_loaded(sess_op *op)
     m->status = BOUSSOLE__V1__MEETING_STATUS__MEETING_STATUS_SCHEDULED;
     m->version = 1;
     m->create_time = bsl_pb_timestamp(op->arena, op->now_ms);
-    sess_blob rec = sess_pack(op, &m->base);
-    if (m->create_time == NULL || rec.data == NULL) {
+    mo->m = m;
+    mo->with_notes = false;
+    sess_commit *c = bsl_arena_calloc(op->arena, 1, sizeof(*c));
+    if (m->create_time == NULL || c == NULL ||
+        !sess_list_append_put(op, c, &mo->meetings, &m->base)) {
         bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
     c->what = "meetings";
-    c->puts[0] = (sess_put){ "meetings", id, SESS_PUT_NEW, { NULL, 0 }, rec };
-    c->n_puts = 1;
     sess_count(c, "n_meetings", 1, SESS_MAX_MEETINGS);
-    op->ctx = m;
-    sess_write(op, c, on_scheduled);
+    sess_write(op, c, on_meeting_written);
+}
+
+static void schedule_start(sess_op *op)
+{
+    load_meeting(op, NULL, schedule_open);
 }
 
 SESS_HANDLER(schedule_meeting, ScheduleMeetingRequest, Meeting)
@@ -268,63 +340,20 @@ SESS_HANDLER(schedule_meeting, ScheduleMeetingRequest, Meeting)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_MANAGE_MEETINGS);
     if (op != NULL) {
-        sess_load(op, NULL, 0, schedule_loaded);
+        /* Meetings of a bilan are one list: a concurrent change starts this over. */
+        op->restart = schedule_start;
+        schedule_start(op);
     }
-}
-
-/* ---- changes of one meeting: common commit ------------------------------------------ */
-
-/* Writes m (its version bumped) in place of the loaded record parts[0], with optional extra
- * puts and hash settings, then answers it. */
-static void on_meeting_written(sess_op *op, int existing, const sess_value *v)
-{
-    (void)existing;
-    (void)v;
-    reply_meeting(op, op->ctx, &op->parts[1]);
-}
-
-static sess_commit *meeting_commit(sess_op *op, Boussole__V1__Meeting *m)
-{
-    m->version++;
-    sess_blob rec = sess_pack(op, &m->base);
-    sess_commit *c = bsl_arena_calloc(op->arena, 1, sizeof(*c));
-    if (rec.data == NULL || c == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return NULL;
-    }
-    c->what = "meeting";
-    c->puts[0] = (sess_put){ "meetings",
-                             m->id,
-                             SESS_PUT_CAS,
-                             { (const uint8_t *)op->parts[0].str, op->parts[0].len },
-                             rec };
-    c->n_puts = 1;
-    op->ctx = m;
-    return c;
-}
-
-static bool untouched(sess_op *op, const Boussole__V1__Meeting *m)
-{
-    if (m->status == BOUSSOLE__V1__MEETING_STATUS__MEETING_STATUS_CANCELLED) {
-        sess_fail_precondition(op, "MEETING_CANCELLED", "the meeting was cancelled");
-        return false;
-    }
-    if (m->beneficiary_confirmation != NULL || m->counselor_confirmation != NULL) {
-        sess_fail_precondition(op, "MEETING_CONFIRMED",
-                               "attendance has been confirmed: the meeting is part of the "
-                               "sign-in record and cannot change");
-        return false;
-    }
-    return true;
 }
 
 /* ---- UpdateMeeting ------------------------------------------------------------------ */
 
-static void update_loaded(sess_op *op)
+static void update_open(sess_op *op)
 {
     const Boussole__V1__UpdateMeetingRequest *in = (const void *)bsl_call_request(op->call);
-    Boussole__V1__Meeting *m = loaded_meeting(op);
-    if (m == NULL || !sess_require_active(op)) {
+    meeting_op *mo = op->ctx;
+    Boussole__V1__Meeting *m = mo->m;
+    if (!sess_require_active(op)) {
         return;
     }
     if (m->version != in->version) {
@@ -355,11 +384,12 @@ static void update_loaded(sess_op *op)
     if (in->mode != 0) {
         m->mode = in->mode;
     }
-    sess_commit *c = meeting_commit(op, m);
+    sess_commit *c = meeting_commit(op);
     if (c == NULL) {
         return;
     }
     if (m->follow_up) {
+        /* The guard of closing waits for the follow-up's new time. */
         c->sets[0] = "follow_up_ms";
         c->sets[1] =
             bsl_arena_printf(op->arena, "%lld", (long long)bsl_pb_timestamp_ms(m->start_time));
@@ -368,9 +398,10 @@ static void update_loaded(sess_op *op)
     sess_write(op, c, on_meeting_written);
 }
 
-static void update_read(sess_op *op)
+static void update_start(sess_op *op)
 {
-    sess_with_key(op, false, update_loaded);
+    const Boussole__V1__UpdateMeetingRequest *in = (const void *)bsl_call_request(op->call);
+    load_meeting(op, in->meeting_id, update_open);
 }
 
 SESS_HANDLER(update_meeting, UpdateMeetingRequest, Meeting)
@@ -397,27 +428,26 @@ SESS_HANDLER(update_meeting, UpdateMeetingRequest, Meeting)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_MANAGE_MEETINGS);
     if (op != NULL) {
-        load_meeting(op, in->meeting_id, false, update_read);
+        op->restart = update_start;
+        update_start(op);
     }
 }
 
 /* ---- CancelMeeting ------------------------------------------------------------------ */
 
-static void cancel_keyed(sess_op *op)
+static void cancel_open(sess_op *op)
 {
-    Boussole__V1__Meeting *m = loaded_meeting(op);
-    if (m == NULL) {
-        return;
-    }
+    meeting_op *mo = op->ctx;
+    Boussole__V1__Meeting *m = mo->m;
     if (m->status == BOUSSOLE__V1__MEETING_STATUS__MEETING_STATUS_CANCELLED) {
-        reply_meeting(op, m, &op->parts[1]);
+        reply_meeting(op, m, &mo->notes);
         return;
     }
     if (!sess_require_active(op) || !untouched(op, m)) {
         return;
     }
     m->status = BOUSSOLE__V1__MEETING_STATUS__MEETING_STATUS_CANCELLED;
-    sess_commit *c = meeting_commit(op, m);
+    sess_commit *c = meeting_commit(op);
     if (c == NULL) {
         return;
     }
@@ -430,15 +460,10 @@ static void cancel_keyed(sess_op *op)
     sess_write(op, c, on_meeting_written);
 }
 
-static void cancel_read(sess_op *op)
-{
-    sess_with_key(op, false, cancel_keyed);
-}
-
 static void cancel_start(sess_op *op)
 {
     const Boussole__V1__CancelMeetingRequest *in = (const void *)bsl_call_request(op->call);
-    load_meeting(op, in->meeting_id, false, cancel_read);
+    load_meeting(op, in->meeting_id, cancel_open);
 }
 
 SESS_HANDLER(cancel_meeting, CancelMeetingRequest, Meeting)
@@ -453,8 +478,6 @@ SESS_HANDLER(cancel_meeting, CancelMeetingRequest, Meeting)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_MANAGE_MEETINGS);
     if (op != NULL) {
-        /* The change is computed here from what was read: a concurrent change starts it
-         * over. */
         op->restart = cancel_start;
         cancel_start(op);
     }
@@ -462,18 +485,16 @@ SESS_HANDLER(cancel_meeting, CancelMeetingRequest, Meeting)
 
 /* ---- ConfirmAttendance -------------------------------------------------------------- */
 
-static void confirm_keyed(sess_op *op)
+static void confirm_open(sess_op *op)
 {
-    Boussole__V1__Meeting *m = loaded_meeting(op);
-    if (m == NULL) {
-        return;
-    }
+    meeting_op *mo = op->ctx;
+    Boussole__V1__Meeting *m = mo->m;
     bool beneficiary = op->rel == SESS_REL_BENEFICIARY;
     Boussole__V1__AttendanceConfirmation **mine =
         beneficiary ? &m->beneficiary_confirmation : &m->counselor_confirmation;
     if (*mine != NULL) {
         /* Confirmed already: a repeat changes nothing. */
-        reply_meeting(op, m, &op->parts[1]);
+        reply_meeting(op, m, &mo->notes);
         return;
     }
     if (!sess_require_active(op)) {
@@ -501,11 +522,8 @@ static void confirm_keyed(sess_op *op)
     if (attended) {
         m->status = BOUSSOLE__V1__MEETING_STATUS__MEETING_STATUS_ATTENDED;
     }
-    sess_commit *c = meeting_commit(op, m);
-    if (c == NULL || conf->time == NULL) {
-        if (c != NULL) {
-            bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        }
+    sess_commit *c = conf->time ? meeting_commit(op) : NULL;
+    if (c == NULL) {
         return;
     }
     if (attended) {
@@ -516,15 +534,10 @@ static void confirm_keyed(sess_op *op)
     sess_write(op, c, on_meeting_written);
 }
 
-static void confirm_read(sess_op *op)
-{
-    sess_with_key(op, false, confirm_keyed);
-}
-
 static void confirm_start(sess_op *op)
 {
     const Boussole__V1__ConfirmAttendanceRequest *in = (const void *)bsl_call_request(op->call);
-    load_meeting(op, in->meeting_id, false, confirm_read);
+    load_meeting(op, in->meeting_id, confirm_open);
 }
 
 SESS_HANDLER(confirm_attendance, ConfirmAttendanceRequest, Meeting)
@@ -548,11 +561,12 @@ SESS_HANDLER(confirm_attendance, ConfirmAttendanceRequest, Meeting)
 
 /* ---- SetMeetingNotes ---------------------------------------------------------------- */
 
-static void notes_keyed(sess_op *op)
+static void notes_open(sess_op *op)
 {
     const Boussole__V1__SetMeetingNotesRequest *in = (const void *)bsl_call_request(op->call);
-    Boussole__V1__Meeting *m = loaded_meeting(op);
-    if (m == NULL || !sess_require_active(op)) {
+    meeting_op *mo = op->ctx;
+    Boussole__V1__Meeting *m = mo->m;
+    if (!sess_require_active(op)) {
         return;
     }
     if (m->version != in->version) {
@@ -561,30 +575,58 @@ static void notes_keyed(sess_op *op)
                       (unsigned long long)in->version, (unsigned long long)m->version);
         return;
     }
-    sess_blob sealed = { NULL, 0 };
-    if (in->shared_notes[0] != '\0') {
-        sealed = sess_seal(op, NOTES_KIND, m->id, in->shared_notes, strlen(in->shared_notes));
-        if (sealed.data == NULL) {
+    size_t at = 0;
+    Boussole__V1__Meeting *entry =
+        (Boussole__V1__Meeting *)sess_list_find(&mo->notes, "id", m->id, &at);
+    if (in->shared_notes[0] == '\0') {
+        if (entry != NULL) {
+            sess_list_remove_at(&mo->notes, at);
+        }
+    } else if (entry != NULL) {
+        entry->shared_notes = in->shared_notes;
+    } else {
+        entry = bsl_arena_alloc(op->arena, sizeof(*entry));
+        if (entry == NULL) {
+            bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+            return;
+        }
+        boussole__v1__meeting__init(entry);
+        entry->id = m->id;
+        entry->shared_notes = in->shared_notes;
+        if (!sess_list_append(op, &mo->notes, &entry->base)) {
             bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
             return;
         }
     }
-    sess_commit *c = meeting_commit(op, m);
+    sess_commit *c = meeting_commit(op);
     if (c == NULL) {
         return;
     }
-    c->puts[1] = (sess_put){ NOTES_KIND, m->id, SESS_PUT_SET, { NULL, 0 }, sealed };
-    c->n_puts = 2;
-    /* What the answer shows. */
-    op->parts[1] = (sess_value){ .type = sealed.data ? SESS_V_STR : SESS_V_NIL,
-                                 .str = (const char *)sealed.data,
-                                 .len = sealed.len };
+    if (!sess_list_put(op, c, &mo->notes)) {
+        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
     sess_write(op, c, on_meeting_written);
 }
 
-static void notes_read(sess_op *op)
+static void notes_loaded(sess_op *op)
 {
-    sess_with_key(op, true, notes_keyed);
+    /* Writing notes may be the bilan's first sealed value: the key is made if needed. */
+    sess_with_key(op, true, meeting_keyed);
+}
+
+static void notes_start(sess_op *op)
+{
+    const Boussole__V1__SetMeetingNotesRequest *in = (const void *)bsl_call_request(op->call);
+    meeting_op *mo = bsl_arena_calloc(op->arena, 1, sizeof(*mo));
+    if (mo == NULL) {
+        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    mo->meeting_id = in->meeting_id;
+    mo->then = notes_open;
+    op->ctx = mo;
+    sess_load(op, meeting_reads, 2, notes_loaded);
 }
 
 SESS_HANDLER(set_meeting_notes, SetMeetingNotesRequest, Meeting)
@@ -604,25 +646,23 @@ SESS_HANDLER(set_meeting_notes, SetMeetingNotesRequest, Meeting)
     sess_op *op =
         sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_WRITE_SHARED_NOTES);
     if (op != NULL) {
-        load_meeting(op, in->meeting_id, false, notes_read);
+        op->restart = notes_start;
+        notes_start(op);
     }
 }
 
 /* ---- ListMeetings ------------------------------------------------------------------- */
 
-static const sess_read list_reads[] = {
-    { "meetings", "hgetall", NULL },
-    { NOTES_KIND, "hgetall", NULL },
-};
-
 static void list_keyed(sess_op *op)
 {
     bool notes = op->rel == SESS_REL_BENEFICIARY || op->rel == SESS_REL_COUNSELOR;
     Boussole__V1__ListMeetingsResponse out = BOUSSOLE__V1__LIST_MEETINGS_RESPONSE__INIT;
-    out.n_meetings =
-        sess_meetings_decode(op, &op->parts[0], notes ? &op->parts[1] : NULL, &out.meetings);
+    out.n_meetings = sess_meetings_decode(op, &op->parts[P_MEETINGS],
+                                          notes ? &op->parts[P_NOTES] : NULL, &out.meetings);
     if (out.meetings == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        if (!bsl_call_answered(op->call)) {
+            bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        }
         return;
     }
     bsl_call_reply(op->call, &out.base);
@@ -631,7 +671,7 @@ static void list_keyed(sess_op *op)
 static void list_loaded(sess_op *op)
 {
     bool notes = op->rel == SESS_REL_BENEFICIARY || op->rel == SESS_REL_COUNSELOR;
-    if (notes && op->parts[1].type == SESS_V_ARR && op->parts[1].n > 0) {
+    if (notes && op->parts[P_NOTES].type == SESS_V_STR) {
         sess_with_key(op, false, list_keyed);
     } else {
         list_keyed(op);
@@ -649,56 +689,68 @@ SESS_HANDLER(list_meetings, ListMeetingsRequest, ListMeetingsResponse)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_READ_MEETINGS);
     if (op != NULL) {
-        sess_load(op, list_reads, 2, list_loaded);
+        sess_load(op, meeting_reads, 2, list_loaded);
     }
 }
 
 /* ---- private notes ------------------------------------------------------------------ */
 
-/* The private notes of parts[2] (version 0 when none); NULL when they do not open. */
-static Boussole__V1__PrivateNotes *loaded_private(sess_op *op, const char *meeting_id)
-{
+typedef struct private_op {
+    const char *meeting_id;
+    sess_list notes;
     Boussole__V1__PrivateNotes *p;
-    if (op->parts[2].type == SESS_V_STR) {
-        p = (Boussole__V1__PrivateNotes *)sess_open_msg(
-            op, PRIVATE_KIND, meeting_id, &boussole__v1__private_notes__descriptor, &op->parts[2]);
-        if (p == NULL) {
-            bsl_call_fail(op->call, BSL_STATUS_INTERNAL, "the private notes do not open");
+} private_op;
+
+/* Opens the private notes list and finds (or makes, version 0) the meeting's entry. False:
+ * answered. */
+static bool private_open(sess_op *op, private_op *po)
+{
+    if (op->parts[P_MEETINGS].type != SESS_V_STR) {
+        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such meeting");
+        return false;
+    }
+    sess_list meetings;
+    if (!sess_list_open(op, &sess_meetings_kind, &op->parts[P_MEETINGS], &meetings)) {
+        return false;
+    }
+    if (sess_list_find(&meetings, "id", po->meeting_id, NULL) == NULL) {
+        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such meeting");
+        return false;
+    }
+    if (!sess_list_open(op, &sess_private_notes_kind, &op->parts[P_PRIVATE], &po->notes)) {
+        return false;
+    }
+    po->p = (Boussole__V1__PrivateNotes *)sess_list_find(&po->notes, "meeting_id", po->meeting_id,
+                                                         NULL);
+    if (po->p == NULL) {
+        po->p = bsl_arena_alloc(op->arena, sizeof(*po->p));
+        if (po->p == NULL) {
+            bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+            return false;
         }
-        return p;
+        boussole__v1__private_notes__init(po->p);
+        po->p->bilan_id = (char *)op->bilan_id;
+        po->p->meeting_id = (char *)po->meeting_id;
     }
-    p = bsl_arena_alloc(op->arena, sizeof(*p));
-    if (p == NULL) {
-        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return NULL;
-    }
-    boussole__v1__private_notes__init(p);
-    p->bilan_id = (char *)op->bilan_id;
-    p->meeting_id = (char *)meeting_id;
-    return p;
+    return true;
 }
 
 static void on_private_written(sess_op *op, int existing, const sess_value *v)
 {
     (void)existing;
     (void)v;
-    bsl_call_reply(op->call, op->ctx);
+    private_op *po = op->ctx;
+    bsl_call_reply(op->call, &po->p->base);
 }
 
 static void private_set_keyed(sess_op *op)
 {
     const Boussole__V1__SetPrivateNotesRequest *in = (const void *)bsl_call_request(op->call);
-    if (op->parts[0].type != SESS_V_STR) {
-        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such meeting");
+    private_op *po = op->ctx;
+    if (!private_open(op, po) || !sess_require_active(op)) {
         return;
     }
-    if (!sess_require_active(op)) {
-        return;
-    }
-    Boussole__V1__PrivateNotes *p = loaded_private(op, in->meeting_id);
-    if (p == NULL) {
-        return;
-    }
+    Boussole__V1__PrivateNotes *p = po->p;
     if (p->version != in->version) {
         bsl_call_fail(op->call, BSL_STATUS_ABORTED,
                       "version %llu is stale (the private notes are at version %llu): read them "
@@ -706,30 +758,37 @@ static void private_set_keyed(sess_op *op)
                       (unsigned long long)in->version, (unsigned long long)p->version);
         return;
     }
+    bool is_new = p->version == 0;
     p->text = in->text;
     p->version++;
     p->update_time = bsl_pb_timestamp(op->arena, op->now_ms);
-    sess_blob sealed = sess_seal_msg(op, PRIVATE_KIND, in->meeting_id, &p->base);
     sess_commit *c = bsl_arena_calloc(op->arena, 1, sizeof(*c));
-    if (p->update_time == NULL || sealed.data == NULL || c == NULL) {
+    if (p->update_time == NULL || c == NULL ||
+        (is_new && !sess_list_append(op, &po->notes, &p->base)) ||
+        !sess_list_put(op, c, &po->notes)) {
         bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
     c->what = "private notes";
-    c->puts[0] = (sess_put){ PRIVATE_KIND,
-                             in->meeting_id,
-                             SESS_PUT_CAS,
-                             { (const uint8_t *)op->parts[2].str, op->parts[2].len },
-                             sealed };
-    c->puts[1] = (sess_put){ "meetings", in->meeting_id, SESS_PUT_HAS, { NULL, 0 }, { NULL, 0 } };
-    c->n_puts = 2;
-    op->ctx = p;
     sess_write(op, c, on_private_written);
 }
 
 static void private_set_loaded(sess_op *op)
 {
     sess_with_key(op, true, private_set_keyed);
+}
+
+static void private_set_start(sess_op *op)
+{
+    const Boussole__V1__SetPrivateNotesRequest *in = (const void *)bsl_call_request(op->call);
+    private_op *po = bsl_arena_calloc(op->arena, 1, sizeof(*po));
+    if (po == NULL) {
+        bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    po->meeting_id = in->meeting_id;
+    op->ctx = po;
+    sess_load(op, meeting_reads, 3, private_set_loaded);
 }
 
 SESS_HANDLER(set_private_notes, SetPrivateNotesRequest, PrivateNotes)
@@ -745,26 +804,22 @@ SESS_HANDLER(set_private_notes, SetPrivateNotesRequest, PrivateNotes)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_PRIVATE_NOTES);
     if (op != NULL) {
-        load_meeting(op, in->meeting_id, true, private_set_loaded);
+        op->restart = private_set_start;
+        private_set_start(op);
     }
 }
 
 static void private_get_keyed(sess_op *op)
 {
-    const Boussole__V1__GetPrivateNotesRequest *in = (const void *)bsl_call_request(op->call);
-    Boussole__V1__PrivateNotes *p = loaded_private(op, in->meeting_id);
-    if (p != NULL) {
-        bsl_call_reply(op->call, &p->base);
+    private_op *po = op->ctx;
+    if (private_open(op, po)) {
+        bsl_call_reply(op->call, &po->p->base);
     }
 }
 
 static void private_get_loaded(sess_op *op)
 {
-    if (op->parts[0].type != SESS_V_STR) {
-        bsl_call_fail(op->call, BSL_STATUS_NOT_FOUND, "no such meeting");
-        return;
-    }
-    if (op->parts[2].type == SESS_V_STR) {
+    if (op->parts[P_PRIVATE].type == SESS_V_STR) {
         sess_with_key(op, false, private_get_keyed);
     } else {
         private_get_keyed(op);
@@ -782,7 +837,14 @@ SESS_HANDLER(get_private_notes, GetPrivateNotesRequest, PrivateNotes)
         return;
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_PRIVATE_NOTES);
+    private_op *po = op ? bsl_arena_calloc(op->arena, 1, sizeof(*po)) : NULL;
+    if (op != NULL && po == NULL) {
+        bsl_call_fail(call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
     if (op != NULL) {
-        load_meeting(op, in->meeting_id, true, private_get_loaded);
+        po->meeting_id = in->meeting_id;
+        op->ctx = po;
+        sess_load(op, meeting_reads, 3, private_get_loaded);
     }
 }

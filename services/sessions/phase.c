@@ -17,7 +17,8 @@
 /*
  * KEYS: the bilan, its history, its meetings, its completed questionnaires.
  * ARGV: target, now, actor role, actor subject, waive ('1'/'0'), follow-up meeting id, its
- * record, its start (ms).
+ * entry in the meetings list, its start (ms). The meetings list is a MeetingList (store.proto)
+ * and appending an encoded entry of its repeated field to the bytes appends the meeting.
  * Answers {'SAME', hash} when the bilan is already in the target phase, {'REFUSED', type...}
  * or {'DONE', hash}.
  */
@@ -55,7 +56,7 @@ static const char advance_script[] =
     "  redis.call('HSET', KEYS[1], 'waiver', '1')\n"
     "end\n"
     "if target == 4 then\n"
-    "  redis.call('HSET', KEYS[3], ARGV[6], ARGV[7])\n"
+    "  redis.call('APPEND', KEYS[3], ARGV[7])\n"
     "  redis.call('HINCRBY', KEYS[1], 'n_meetings', 1)\n"
     "  redis.call('HSET', KEYS[1], 'follow_up_id', ARGV[6], 'follow_up_ms', ARGV[8])\n"
     "end\n"
@@ -187,7 +188,6 @@ static void advance_loaded(sess_op *op)
         bsl_id_derive(id, "meeting", op->bilan_id, "follow-up");
         start_ms = bsl_pb_timestamp_ms(in->follow_up->start_time);
         m.id = id;
-        m.bilan_id = (char *)op->bilan_id;
         m.phase = BOUSSOLE__V1__PHASE__PHASE_FOLLOW_UP;
         m.start_time = in->follow_up->start_time;
         m.duration_minutes = in->follow_up->duration_minutes;
@@ -197,11 +197,25 @@ static void advance_loaded(sess_op *op)
         m.follow_up = true;
         m.create_time = bsl_pb_timestamp(op->arena, op->now_ms);
         meeting_id = id;
-        record = sess_pack(op, &m.base);
-        if (m.create_time == NULL || record.data == NULL) {
+        /* As the list stores it: without the bilan's id, which is the key's. */
+        m.bilan_id = "";
+        sess_blob packed = sess_pack(op, &m.base);
+        uint8_t *entry = bsl_arena_alloc(op->arena, packed.len + 11);
+        if (m.create_time == NULL || packed.data == NULL || entry == NULL) {
             bsl_call_fail(op->call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
             return;
         }
+        /* Field 1, length-delimited, then the length as a varint, then the meeting. */
+        size_t n = 0;
+        entry[n++] = 0x0a;
+        for (size_t len = packed.len;; len >>= 7) {
+            entry[n++] = (uint8_t)((len & 0x7f) | (len >= 0x80 ? 0x80 : 0));
+            if (len < 0x80) {
+                break;
+            }
+        }
+        memcpy(entry + n, packed.data, packed.len);
+        record = (sess_blob){ entry, n + packed.len };
     }
     sess_args x;
     sess_args_init(&x, op->arena, 12);

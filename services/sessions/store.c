@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "boussole/err.h"
 #include "boussole/log.h"
 #include "keys.h"
@@ -35,8 +37,9 @@ static const char read_script[] =
  * to set on the bilan's hash.
  * Modes: 'new' (must be absent, else
  * answers {'EXISTS', i, current}), 'cas' (must equal expected, '' meaning absent, else
- * CONFLICT), 'has' (must exist, else GONE; not written), 'set' (written as is). An empty
- * value deletes. Everything is checked before anything is written.
+ * CONFLICT), 'has' (must exist, else GONE; not written), 'set' (written as is), 'app'
+ * (appended to the string). An empty value deletes. Everything is checked before anything is
+ * written.
  */
 static const char put_script[] =
     "local st = redis.call('HGET', KEYS[1], 'status')\n"
@@ -81,7 +84,8 @@ static const char put_script[] =
     "  local b = 4 * (i - 1) + 2\n"
     "  local f, mode, val = ARGV[b], ARGV[b + 1], ARGV[b + 3]\n"
     "  if mode ~= 'has' then\n"
-    "    if val == '' then\n"
+    "    if mode == 'app' then redis.call('APPEND', KEYS[1 + i], val)\n"
+    "    elseif val == '' then\n"
     "      if f == '' then redis.call('DEL', KEYS[1 + i])\n"
     "      else redis.call('HDEL', KEYS[1 + i], f) end\n"
     "    elseif f == '' then redis.call('SET', KEYS[1 + i], val)\n"
@@ -389,7 +393,7 @@ bool sess_require_active(sess_op *op)
 
 void sess_conflict(sess_op *op, const char *what)
 {
-    if (op->restart != NULL && ++op->attempts < 3) {
+    if (op->restart != NULL && ++op->attempts <= SESS_MAX_RESTARTS) {
         op->has_dek = false;
         op->restart(op);
         return;
@@ -432,6 +436,51 @@ ProtobufCMessage *sess_unpack(sess_op *op, const ProtobufCMessageDescriptor *d, 
 
 /* ---- sealing ------------------------------------------------------------------------ */
 
+/*
+ * What is sealed is a format byte then the payload: 'P' and the bytes as they are, or 'Z',
+ * the length as 4 bytes little-endian, and the bytes compressed with raw deflate, when that
+ * is shorter (free text is most of a bilan's bytes and compresses to about half). Only
+ * people who may read a sealed value can write into it, so its length tells nobody anything
+ * they could not read.
+ */
+#define FORMAT_PLAIN    'P'
+#define FORMAT_DEFLATE  'Z'
+#define MIN_TO_COMPRESS 48
+#define MAX_INFLATED    (4u << 20)
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+    return bsl_arena_calloc(opaque, items, size);
+}
+
+static void z_free(voidpf opaque, voidpf address)
+{
+    (void)opaque;
+    (void)address; /* the arena goes with the call */
+}
+
+/* Deflates in[0..len) into out (cap bytes); 0 when it does not fit or fails. */
+static size_t deflate_into(bsl_arena *a, const void *in, size_t len, uint8_t *out, size_t cap)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    z.zalloc = z_alloc;
+    z.zfree = z_free;
+    z.opaque = a;
+    /* An 8 KiB window: records are a few KiB at most, and the state stays small (64 KiB). */
+    if (deflateInit2(&z, 6, Z_DEFLATED, -13, 6, Z_DEFAULT_STRATEGY) != Z_OK) {
+        return 0;
+    }
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    int rv = deflate(&z, Z_FINISH);
+    size_t n = cap - z.avail_out;
+    deflateEnd(&z);
+    return rv == Z_STREAM_END ? n : 0;
+}
+
 static const char *ad_of(sess_op *op, const char *kind, const char *entity)
 {
     return bsl_arena_printf(op->arena, "%s/%s/%s", op->bilan_id, kind, entity ? entity : "");
@@ -441,12 +490,34 @@ sess_blob sess_seal(sess_op *op, const char *kind, const char *entity, const voi
                     size_t len)
 {
     const char *ad = ad_of(op, kind, entity);
-    uint8_t *out = bsl_arena_alloc(op->arena, bsl_seal_size(len));
-    if (ad == NULL || out == NULL || !op->has_dek) {
+    uint8_t *payload = bsl_arena_alloc(op->arena, len + 5);
+    if (ad == NULL || payload == NULL || !op->has_dek || len > MAX_INFLATED) {
         return (sess_blob){ NULL, 0 };
     }
-    bsl_seal(&op->dek, ad, plain, len, out);
-    return (sess_blob){ out, bsl_seal_size(len) };
+    size_t n = 0, zlen = 0;
+    if (len >= MIN_TO_COMPRESS) {
+        zlen = deflate_into(op->arena, plain, len, payload + 5, len - 5);
+    }
+    if (zlen > 0) {
+        payload[0] = FORMAT_DEFLATE;
+        payload[1] = (uint8_t)len;
+        payload[2] = (uint8_t)(len >> 8);
+        payload[3] = (uint8_t)(len >> 16);
+        payload[4] = (uint8_t)(len >> 24);
+        n = 5 + zlen;
+    } else {
+        payload[0] = FORMAT_PLAIN;
+        if (len > 0) {
+            memcpy(payload + 1, plain, len);
+        }
+        n = 1 + len;
+    }
+    uint8_t *out = bsl_arena_alloc(op->arena, bsl_seal_size(n));
+    if (out == NULL) {
+        return (sess_blob){ NULL, 0 };
+    }
+    bsl_seal(&op->dek, ad, payload, n, out);
+    return (sess_blob){ out, bsl_seal_size(n) };
 }
 
 sess_blob sess_seal_msg(sess_op *op, const char *kind, const char *entity,
@@ -462,17 +533,52 @@ sess_blob sess_seal_msg(sess_op *op, const char *kind, const char *entity,
 char *sess_open(sess_op *op, const char *kind, const char *entity, const void *sealed, size_t len,
                 size_t *out_len)
 {
-    if (!op->has_dek || len < BSL_SEAL_OVERHEAD) {
+    if (!op->has_dek || len < BSL_SEAL_OVERHEAD + 1) {
         return NULL;
     }
     const char *ad = ad_of(op, kind, entity);
-    char *out = bsl_arena_alloc(op->arena, len - BSL_SEAL_OVERHEAD + 1);
+    char *payload = bsl_arena_alloc(op->arena, len - BSL_SEAL_OVERHEAD + 1);
     size_t n = 0;
-    if (ad == NULL || out == NULL || bsl_open(&op->dek, ad, sealed, len, out, &n) != BSL_OK) {
+    if (ad == NULL || payload == NULL ||
+        bsl_open(&op->dek, ad, sealed, len, payload, &n) != BSL_OK || n < 1) {
         return NULL;
     }
+    if (payload[0] == FORMAT_PLAIN) {
+        if (out_len != NULL) {
+            *out_len = n - 1;
+        }
+        return payload + 1; /* bsl_open ended it with a NUL */
+    }
+    if (payload[0] != FORMAT_DEFLATE || n < 5) {
+        return NULL;
+    }
+    const uint8_t *p = (const uint8_t *)payload;
+    size_t want = (size_t)p[1] | (size_t)p[2] << 8 | (size_t)p[3] << 16 | (size_t)p[4] << 24;
+    char *out = want <= MAX_INFLATED ? bsl_arena_alloc(op->arena, want + 1) : NULL;
+    if (out == NULL) {
+        return NULL;
+    }
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    z.zalloc = z_alloc;
+    z.zfree = z_free;
+    z.opaque = op->arena;
+    if (inflateInit2(&z, -15) != Z_OK) {
+        return NULL;
+    }
+    z.next_in = (Bytef *)(payload + 5);
+    z.avail_in = (uInt)(n - 5);
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)want;
+    int rv = inflate(&z, Z_FINISH);
+    size_t got = want - z.avail_out;
+    inflateEnd(&z);
+    if (rv != Z_STREAM_END || got != want) {
+        return NULL;
+    }
+    out[want] = '\0';
     if (out_len != NULL) {
-        *out_len = n;
+        *out_len = want;
     }
     return out;
 }
@@ -676,7 +782,7 @@ void sess_write(sess_op *op, const sess_commit *c, sess_done_fn done)
     for (size_t i = 0; i < c->n_puts; i++) {
         const sess_put *p = &c->puts[i];
         sess_arg(&x, p->field ? p->field : "");
-        static const char *const modes[] = { "new", "cas", "has", "set" };
+        static const char *const modes[] = { "new", "cas", "has", "set", "app" };
         sess_arg(&x, modes[p->mode]);
         sess_argb(&x, p->expected.data, p->expected.len);
         sess_argb(&x, p->value.data, p->value.len);

@@ -109,8 +109,9 @@ void sess_fail_precondition(sess_op *op, const char *type, const char *fmt, ...)
 /* True when the bilan runs; otherwise answers FAILED_PRECONDITION BILAN_ENDED. */
 bool sess_require_active(sess_op *op);
 
-/* Starts the operation over from op->restart after a conflict, at most 3 times, then
- * ABORTED. */
+/* Starts the operation over from op->restart after a conflict, at most SESS_MAX_RESTARTS
+ * times (each round of racing writers lets one through), then ABORTED. */
+#define SESS_MAX_RESTARTS 8
 void sess_conflict(sess_op *op, const char *what);
 
 /* ---- values ------------------------------------------------------------------------------ */
@@ -127,8 +128,9 @@ ProtobufCMessage *sess_unpack(sess_op *op, const ProtobufCMessageDescriptor *d, 
 
 /* ---- sealing ----------------------------------------------------------------------------- */
 
-/* Seals bytes with the bilan's data key (op->has_dek must be true). The associated data is
- * "<bilan>/<kind>/<entity>", so that a value copied to another record does not open. */
+/* Seals bytes with the bilan's data key (op->has_dek must be true), compressed first when
+ * that makes them shorter (store.c). The associated data is "<bilan>/<kind>/<entity>", so
+ * that a value copied to another record or bilan does not open. */
 sess_blob sess_seal(sess_op *op, const char *kind, const char *entity, const void *plain,
                     size_t len);
 
@@ -136,8 +138,8 @@ sess_blob sess_seal(sess_op *op, const char *kind, const char *entity, const voi
 sess_blob sess_seal_msg(sess_op *op, const char *kind, const char *entity,
                         const ProtobufCMessage *m);
 
-/* Opens a sealed value into the arena (NUL-terminated); NULL when there is no key or it does
- * not open. */
+/* Opens (and inflates) a sealed value into the arena, NUL-terminated; NULL when there is no
+ * key, it does not open, or it is not in a format this service writes. */
 char *sess_open(sess_op *op, const char *kind, const char *entity, const void *sealed, size_t len,
                 size_t *out_len);
 
@@ -149,10 +151,11 @@ ProtobufCMessage *sess_open_msg(sess_op *op, const char *kind, const char *entit
 
 /* How a record is written by sess_write. */
 typedef enum {
-    SESS_PUT_NEW, /* must not exist: when it does, the commit answers with it (EXISTS) */
-    SESS_PUT_CAS, /* must still be `expected` (empty: absent); value empty deletes it */
-    SESS_PUT_HAS, /* must exist; nothing is written (a lead for its research) */
-    SESS_PUT_SET, /* written whatever is there (a record guarded by another one's CAS) */
+    SESS_PUT_NEW,    /* must not exist: when it does, the commit answers with it (EXISTS) */
+    SESS_PUT_CAS,    /* must still be `expected` (empty: absent); value empty deletes it */
+    SESS_PUT_HAS,    /* must exist; nothing is written (a lead for its research) */
+    SESS_PUT_SET,    /* written whatever is there (a record guarded by another one's CAS) */
+    SESS_PUT_APPEND, /* value appended to the string (an item added to a plain list) */
 } sess_put_mode;
 
 typedef struct sess_put {

@@ -229,6 +229,63 @@ static void phase_changes_at_once(void **state)
     protobuf_c_message_free_unpacked(resp, NULL);
 }
 
+static void additions_at_once(void **state)
+{
+    (void)state;
+    Boussole__V1__Caller b = beneficiary(), c = counselor();
+    const char *id0 = new_bilan(BOUSSOLE__V1__FUNDING__FUNDING_CPF);
+    char id[32];
+    snprintf(id, sizeof(id), "%s", id0);
+    /* Experiences are one sealed list per bilan: additions at the same moment each start
+     * over until they get through, and none is lost. */
+    Boussole__V1__Experience exs[N];
+    Boussole__V1__AddExperienceRequest reqs[N];
+    const ProtobufCMessage *ptrs[N];
+    char titles[N][32];
+    for (int i = 0; i < N; i++) {
+        Boussole__V1__Experience e = BOUSSOLE__V1__EXPERIENCE__INIT;
+        e.bilan_id = id;
+        e.kind = BOUSSOLE__V1__EXPERIENCE_KIND__EXPERIENCE_KIND_TRAINING;
+        snprintf(titles[i], sizeof(titles[i]), "Formation %d", i);
+        e.title = titles[i];
+        exs[i] = e;
+        Boussole__V1__AddExperienceRequest r = BOUSSOLE__V1__ADD_EXPERIENCE_REQUEST__INIT;
+        reqs[i] = r;
+        reqs[i].experience = &exs[i];
+        ptrs[i] = &reqs[i].base;
+    }
+    bsl_status st[N];
+    call_many("AddExperience", ptrs, &b, N, st);
+    assert_int_equal(count_status(st, N, BSL_STATUS_OK), N);
+    Boussole__V1__ListExperiencesRequest le = BOUSSOLE__V1__LIST_EXPERIENCES_REQUEST__INIT;
+    le.bilan_id = id;
+    ProtobufCMessage *resp = NULL;
+    assert_status(call("ListExperiences", &le.base, &c, &resp), BSL_STATUS_OK);
+    assert_int_equal(((Boussole__V1__ListExperiencesResponse *)resp)->n_experiences, N);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    Boussole__V1__Bilan *bl = get_bilan(id, &c);
+    assert_int_equal(bl->progress->experiences, N);
+    protobuf_c_message_free_unpacked(&bl->base, NULL);
+    /* Meetings scheduled at once are appended, all of them. */
+    Boussole__V1__ScheduleMeetingRequest sm[N];
+    for (int i = 0; i < N; i++) {
+        Boussole__V1__ScheduleMeetingRequest r = BOUSSOLE__V1__SCHEDULE_MEETING_REQUEST__INIT;
+        sm[i] = r;
+        sm[i].bilan_id = id;
+        sm[i].start_time = at_minutes(60 * (i + 1));
+        sm[i].duration_minutes = 30;
+        sm[i].mode = BOUSSOLE__V1__MEETING_MODE__MEETING_MODE_REMOTE;
+        ptrs[i] = &sm[i].base;
+    }
+    call_many("ScheduleMeeting", ptrs, &c, N, st);
+    assert_int_equal(count_status(st, N, BSL_STATUS_OK), N);
+    Boussole__V1__ListMeetingsRequest lm = BOUSSOLE__V1__LIST_MEETINGS_REQUEST__INIT;
+    lm.bilan_id = id;
+    assert_status(call("ListMeetings", &lm.base, &c, &resp), BSL_STATUS_OK);
+    assert_int_equal(((Boussole__V1__ListMeetingsResponse *)resp)->n_meetings, N);
+    protobuf_c_message_free_unpacked(resp, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +293,7 @@ int main(void)
         cmocka_unit_test(record_updates),
         cmocka_unit_test(attendance_from_both_sides_at_once),
         cmocka_unit_test(phase_changes_at_once),
+        cmocka_unit_test(additions_at_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -341,9 +341,9 @@ static void export_then_erase(void **state)
     assert_status(erase(id, &er), BSL_STATUS_OK);
     assert_string_equal(er->bilan_id, id);
     assert_true(er->data_key_destroyed);
-    /* intake, roadmap, agreement terms, shared notes, private notes, experiences, leads,
-     * research, and the data key. */
-    assert_int_equal(er->keys_deleted, 9);
+    /* intake, roadmap, agreement terms, shared notes, private notes, experiences, leads (with
+     * their research), and the data key. */
+    assert_int_equal(er->keys_deleted, 8);
     protobuf_c_message_free_unpacked(&er->base, NULL);
 
     /* The data key is gone from the keystore, and no confidential key is left. */
@@ -352,9 +352,8 @@ static void export_then_erase(void **state)
     char *v = te_redis_cli(&env, cmd);
     assert_string_equal(v, "0");
     free(v);
-    const char *parts[] = { "intake",        "roadmap",       "agreement_text",
-                            "meeting_notes", "private_notes", "experiences",
-                            "leads",         "research",      "questionnaires" };
+    const char *parts[] = { "intake",        "roadmap",     "agreement_text", "meeting_notes",
+                            "private_notes", "experiences", "leads",          "questionnaires" };
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         snprintf(cmd, sizeof(cmd), "EXISTS bilan:{%s}:%s", id, parts[i]);
         v = te_redis_cli(&env, cmd);
