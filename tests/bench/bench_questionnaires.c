@@ -24,40 +24,8 @@
 #include "boussole/v1/sessions.pb-c.h"
 #include "testenv.h"
 
-/*
- * The matcher itself, compiled in: this bench links the runtime and the test environment only
- * (tests/bench/CMakeLists.txt), neither the service's library nor libm. The two libm functions
- * the matcher uses are given here under other names: a square root by Newton's method from the
- * exponent-halving first guess (correct to the last bits after five steps), and a rounding that
- * only touches reported figures.
- */
-#include <math.h>
-#include <stdint.h>
-static double bench_sqrt(double x)
-{
-    if (!(x > 0)) {
-        return 0;
-    }
-    uint64_t bits;
-    memcpy(&bits, &x, sizeof(bits));
-    bits = (bits >> 1) + (UINT64_C(1023) << 51); /* halves the exponent */
-    double y;
-    memcpy(&y, &bits, sizeof(y));
-    for (int i = 0; i < 5; i++) {
-        y = 0.5 * (y + x / y);
-    }
-    return y;
-}
-static double bench_round(double x)
-{
-    return (double)(long long)(x + (x >= 0 ? 0.5 : -0.5));
-}
-#define sqrt  bench_sqrt
-#define round bench_round
-#include "../../services/questionnaires/occupations.c"
-#include "../../services/questionnaires/scoring.c"
-#undef sqrt
-#undef round
+#include "occupations.h"
+#include "scoring.h"
 
 #define ORG "org-bench"
 
