@@ -215,7 +215,9 @@ size_t sess_experiences_decode(sess_op *op, const sess_value *experiences,
     if (!sess_list_open(op, &sess_experiences_kind, experiences, &l)) {
         return 0;
     }
-    qsort(*l.items, *l.n, sizeof(**l.items), by_period);
+    if (*l.n > 1) {
+        qsort(*l.items, *l.n, sizeof(**l.items), by_period);
+    }
     *out = *l.n ? (Boussole__V1__Experience **)*l.items
                 : bsl_arena_calloc(op->arena, 1, sizeof(Boussole__V1__Experience *));
     return *l.n;

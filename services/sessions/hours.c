@@ -216,7 +216,9 @@ size_t sess_hours_decode(sess_op *op, const sess_value *hours, Boussole__V1__Acc
     if (!sess_list_open(op, &sess_hours_kind, hours, &l)) {
         return 0;
     }
-    qsort(*l.items, *l.n, sizeof(**l.items), by_date);
+    if (*l.n > 1) {
+        qsort(*l.items, *l.n, sizeof(**l.items), by_date);
+    }
     *out = *l.n ? (Boussole__V1__AccompaniedTime **)*l.items
                 : bsl_arena_calloc(op->arena, 1, sizeof(Boussole__V1__AccompaniedTime *));
     return *l.n;

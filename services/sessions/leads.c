@@ -535,7 +535,9 @@ size_t sess_leads_decode(sess_op *op, const sess_value *leads, Boussole__V1__Car
         return 0;
     }
     /* Leads, and research within each, in the order they were added. */
-    qsort(*l.items, *l.n, sizeof(**l.items), by_created);
+    if (*l.n > 1) {
+        qsort(*l.items, *l.n, sizeof(**l.items), by_created);
+    }
     *out = *l.n ? (Boussole__V1__CareerLead **)*l.items
                 : bsl_arena_calloc(op->arena, 1, sizeof(Boussole__V1__CareerLead *));
     return *l.n;

@@ -107,7 +107,9 @@ size_t sess_meetings_decode(sess_op *op, const sess_value *meetings, const sess_
         return 0;
     }
     join_notes(&ml, notes ? &nl : NULL);
-    qsort(*ml.items, *ml.n, sizeof(**ml.items), by_start);
+    if (*ml.n > 1) {
+        qsort(*ml.items, *ml.n, sizeof(**ml.items), by_start);
+    }
     *out = *ml.n ? (Boussole__V1__Meeting **)*ml.items
                  : bsl_arena_calloc(op->arena, 1, sizeof(Boussole__V1__Meeting *));
     return *ml.n;
