@@ -27,7 +27,8 @@ export function mint(secret, sub, role, org) {
   const now = Math.floor(Date.now() / 1000);
   const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
   const payload = b64url(
-    JSON.stringify({ iss: ISSUER, aud: AUDIENCE, sub, role, org, iat: now, exp: now + 3600 }),
+    JSON.stringify({ iss: ISSUER, aud: AUDIENCE, sub, role, ...(org ? { org } : {}), iat: now,
+      exp: now + 3600 }),
   );
   const sig = createHmac("sha256", secret).update(`${header}.${payload}`).digest();
   return `${header}.${payload}.${b64url(sig)}`;
@@ -47,8 +48,8 @@ async function call(url, token, method, body, { key, timeoutMs = 10000 } = {}) {
     "Content-Type": "application/json",
     "Connect-Protocol-Version": "1",
     "Connect-Timeout-Ms": String(timeoutMs),
-    Authorization: `Bearer ${token}`,
   };
+  if (token) headers.Authorization = `Bearer ${token}`;
   if (key) headers["Idempotency-Key"] = key;
   const res = await fetch(`${url}/boussole.v1.${method}`, {
     method: "POST",
@@ -90,101 +91,187 @@ function riasecAnswers() {
   return out;
 }
 
+const day = (d) => new Date(Date.now() + d * 86400000).toISOString().slice(0, 10);
+const inDays = (d) => new Date(Date.now() + d * 86400000).toISOString().replace(/\.\d+Z$/, "Z");
+
+// Expects a refusal with one of the HTTP statuses given.
+async function refused(what, statuses, promise) {
+  try {
+    await promise;
+  } catch (e) {
+    if (!(e instanceof CallError)) throw e;
+    check(statuses.includes(e.status), `${what} (HTTP ${e.status})`);
+    return e.body;
+  }
+  check(false, `${what}: it was accepted`);
+}
+
+// A bilan from start to shared synthesis, through the gateway only, as a front end would do
+// it (the same story as tests/integration/gateway_scenario_test.c, here against the
+// containers): the counselor opens the bilan; the beneficiary's intake, the counselor's
+// roadmap; investigation: an experience, a career lead researched and retained, the RIASEC
+// inventory assigned, answered and scored; conclusion: the counselor drafts the synthesis and
+// submits it, the beneficiary adds observations and approves it; its PDF is rendered (fonts
+// in the syntheses image); the beneficiary grants a third party two sections, which it reads
+// (and only them); the grant is revoked and the third party is refused; the same with an
+// anonymous share link.
 async function scenario(url, secretFile, stateFile) {
   const secret = readFileSync(secretFile);
   const run = randomUUID().slice(0, 8);
   const org = "org-lumiere";
   const counselorId = `c-marie-${run}`;
   const beneficiaryId = `b-lea-${run}`;
+  const thirdPartyId = `t-apec-${run}`;
   const counselor = mint(secret, counselorId, "counselor", org);
-  const beneficiary = mint(secret, beneficiaryId, "beneficiary", org);
+  const beneficiary = mint(secret, beneficiaryId, "beneficiary", "");
+  const thirdParty = mint(secret, thirdPartyId, "third_party", "");
   const stranger = mint(secret, `c-other-${run}`, "counselor", "org-other");
+  const c = (method, body, opts) => call(url, counselor, method, body, opts);
+  const b = (method, body, opts) => call(url, beneficiary, method, body, opts);
+  const t = (method, body) => call(url, thirdParty, method, body);
 
-  console.log("scenario: a counselor opens a bilan, the beneficiary answers RIASEC");
-  const bilan = await call(
-    url,
-    counselor,
-    "SessionService/CreateBilan",
-    {
-      beneficiaryId,
-      counselorId,
-      organisationId: org,
-      funding: "FUNDING_CPF",
-      plannedHours: 24,
-      startDate: "2026-12-01",
-      endDate: "2027-02-28",
-    },
-    { key: `bilan-${run}` },
-  );
-  check(bilan.id && bilan.status === "BILAN_STATUS_ACTIVE", `CreateBilan -> ${bilan.id}, active`);
-  const again = await call(url, counselor, "SessionService/CreateBilan", {
-    beneficiaryId, counselorId, organisationId: org, funding: "FUNDING_CPF", plannedHours: 24,
-    startDate: "2026-12-01", endDate: "2027-02-28",
+  console.log("scenario: preliminary phase");
+  const bilan = await c("SessionService/CreateBilan", {
+    beneficiaryId, organisationId: org, funding: "FUNDING_CPF", plannedHours: 24,
+    startDate: day(-30), endDate: day(60),
+  }, { key: `bilan-${run}` });
+  check(bilan.id && bilan.phase === "PHASE_PRELIMINARY", `CreateBilan -> ${bilan.id}, preliminary`);
+  const again = await c("SessionService/CreateBilan", {
+    beneficiaryId, organisationId: org, funding: "FUNDING_CPF", plannedHours: 24,
+    startDate: day(-30), endDate: day(60),
   }, { key: `bilan-${run}` });
   check(again.id === bilan.id, "CreateBilan again with the same Idempotency-Key -> the same bilan");
-  const read = await call(url, beneficiary, "SessionService/GetBilan", { id: bilan.id });
-  check(read.id === bilan.id, "the beneficiary reads the bilan");
-  try {
-    await call(url, stranger, "SessionService/GetBilan", { id: bilan.id });
-    check(false, "a counselor of another organisation is refused");
-  } catch (e) {
-    check(e.status === 404 || e.status === 403, `a counselor of another organisation is refused (HTTP ${e.status})`);
-  }
-  try {
-    await call(url, "not-a-token", "SessionService/GetBilan", { id: bilan.id });
-    check(false, "a bad token is refused");
-  } catch (e) {
-    check(e.status === 401, "a bad token is refused (HTTP 401)");
-  }
+  await refused("a counselor of another organisation cannot read it", [403, 404],
+    call(url, stranger, "SessionService/GetBilan", { id: bilan.id }));
+  await refused("a bad token is refused", [401],
+    call(url, "not-a-token", "SessionService/GetBilan", { id: bilan.id }));
+  await b("SessionService/RecordIntake", { intake: {
+    bilanId: bilan.id,
+    currentSituation: "Assistante de direction depuis douze ans, en poste à Lyon.",
+    reasons: "Je voudrais un métier plus concret, au contact des gens.",
+    expectations: "Y voir clair sur mes compétences et choisir une formation.",
+  } });
+  check(true, "the beneficiary records her intake");
+  await c("SessionService/SetRoadmap", { bilanId: bilan.id, steps: [
+    { phase: "PHASE_PRELIMINARY", title: "Entretien d'accueil", tools: ["ROADMAP_TOOL_INTERVIEW"],
+      plannedDate: day(-25), status: "ROADMAP_STEP_STATUS_DONE" },
+    { phase: "PHASE_INVESTIGATION", title: "Inventaire d'intérêts et enquêtes métier",
+      tools: ["ROADMAP_TOOL_QUESTIONNAIRE", "ROADMAP_TOOL_JOB_RESEARCH"], plannedDate: day(-5),
+      status: "ROADMAP_STEP_STATUS_DONE" },
+  ] });
+  check(true, "the counselor sets the roadmap");
+  let phase = await c("SessionService/AdvancePhase", { id: bilan.id, target: "PHASE_INVESTIGATION" });
+  check(phase.phase === "PHASE_INVESTIGATION", "AdvancePhase -> investigation");
 
-  const instrument = await call(url, counselor, "QuestionnaireService/GetInstrument", { id: "riasec" });
-  check(instrument.id === "riasec", "GetInstrument riasec (built-in data files in the image)");
-  const asg = await call(
-    url,
-    counselor,
-    "QuestionnaireService/AssignInstrument",
-    { bilanId: bilan.id, instrumentId: "riasec", dueDate: "2027-01-15" },
-    { key: `asg-${run}` },
-  );
+  console.log("scenario: investigation");
+  await b("SessionService/AddExperience", { experience: {
+    bilanId: bilan.id, kind: "EXPERIENCE_KIND_JOB", title: "Assistante de direction",
+    periodStart: "2013-09-01", periodEnd: "2025-06-30", description: "Agenda de trois directeurs.",
+    skills: ["Organisation", "Rédaction"],
+  } });
+  const lead = await b("SessionService/AddCareerLead", { lead: {
+    bilanId: bilan.id, title: "Conductrice de bus urbain", path: "CAREER_PATH_RECONVERSION",
+    status: "CAREER_LEAD_STATUS_EXPLORING",
+  } });
+  await b("SessionService/AddLeadResearch", { bilanId: bilan.id, research: {
+    leadId: lead.id, kind: "RESEARCH_KIND_TESTIMONY", title: "Rencontre avec une conductrice",
+    notes: "Horaires décalés, beaucoup d'autonomie.", date: day(-3),
+  } });
+  await c("SessionService/UpdateCareerLead", { lead: {
+    id: lead.id, bilanId: bilan.id, title: "Conductrice de bus urbain",
+    path: "CAREER_PATH_RECONVERSION", status: "CAREER_LEAD_STATUS_RETAINED",
+    statusReason: "Autonomie et concret.", version: "1",
+  } });
+  check(true, "an experience, a career lead researched and retained");
+  const instrument = await c("QuestionnaireService/GetInstrument", { id: "riasec" });
+  check(instrument.id === "riasec", "GetInstrument riasec (the data files in the image)");
+  const asg = await c("QuestionnaireService/AssignInstrument",
+    { bilanId: bilan.id, instrumentId: "riasec" }, { key: `asg-${run}` });
   check(asg.id && asg.status === "ASSIGNMENT_STATUS_ASSIGNED", `AssignInstrument -> ${asg.id}`);
+  const body = await refused("an answer out of range is refused", [400],
+    b("QuestionnaireService/SaveAnswers",
+      { bilanId: bilan.id, assignmentId: asg.id, answers: [{ itemId: "r1", likert: 9 }] }));
+  check(/answers\[0\]/.test(JSON.stringify(body)), "the refusal names the field answers[0]");
   const answers = riasecAnswers();
-  try {
-    await call(url, beneficiary, "QuestionnaireService/SaveAnswers", {
-      bilanId: bilan.id, assignmentId: asg.id, answers: [{ itemId: "r1", likert: 9 }],
-    });
-    check(false, "an answer out of range is refused");
-  } catch (e) {
-    check(e.status === 400 && /answers\[0\]/.test(JSON.stringify(e.body)),
-      "an answer out of range is refused, naming the field (HTTP 400)");
-  }
-  await call(url, beneficiary, "QuestionnaireService/SaveAnswers", {
-    bilanId: bilan.id, assignmentId: asg.id, answers: answers.slice(0, 24),
-  });
-  await call(url, beneficiary, "QuestionnaireService/SaveAnswers", {
-    bilanId: bilan.id, assignmentId: asg.id, answers: answers.slice(24),
-  });
-  check(true, "SaveAnswers: 48 answers in two drafts");
-  const results = await call(url, beneficiary, "QuestionnaireService/SubmitAnswers", {
-    bilanId: bilan.id, assignmentId: asg.id,
-  });
-  check(results.hollandCode === "IAE", `SubmitAnswers -> Holland code ${results.hollandCode} (IAE by hand)`);
-  const seen = await call(url, counselor, "QuestionnaireService/GetResults", {
-    bilanId: bilan.id, assignmentId: asg.id,
-  });
-  check(seen.hollandCode === "IAE", "the counselor reads the results");
+  await b("QuestionnaireService/SaveAnswers",
+    { bilanId: bilan.id, assignmentId: asg.id, answers: answers.slice(0, 24) });
+  await b("QuestionnaireService/SaveAnswers",
+    { bilanId: bilan.id, assignmentId: asg.id, answers: answers.slice(24) });
+  const results = await b("QuestionnaireService/SubmitAnswers", { bilanId: bilan.id, assignmentId: asg.id });
+  check(results.hollandCode === "IAE", `48 answers submitted -> Holland code ${results.hollandCode} (IAE by hand)`);
 
-  // A second assignment, left open, for the load: SaveAnswers on it is idempotent.
-  const loadAsg = await call(
-    url,
-    counselor,
-    "QuestionnaireService/AssignInstrument",
-    { bilanId: bilan.id, instrumentId: "riasec", dueDate: "2027-01-20" },
-    { key: `asg-load-${run}` },
-  );
-  writeFileSync(
-    stateFile,
-    JSON.stringify({ bilan: bilan.id, assignment: loadAsg.id, counselor, beneficiary }),
-  );
+  console.log("scenario: conclusion and synthesis");
+  phase = await c("SessionService/AdvancePhase", { id: bilan.id, target: "PHASE_CONCLUSION" });
+  check(phase.phase === "PHASE_CONCLUSION", "AdvancePhase -> conclusion");
+  await c("SynthesisService/DraftSynthesis", { bilanId: bilan.id }, { key: `draft-${run}` });
+  let syn = await c("SynthesisService/GetSynthesis", { bilanId: bilan.id });
+  syn = await c("SynthesisService/SaveSynthesisRevision", {
+    bilanId: bilan.id, baseRevision: syn.currentRevision,
+    sections: ["SYNTHESIS_SECTION_COVER", "SYNTHESIS_SECTION_SKILLS", "SYNTHESIS_SECTION_STRENGTHS",
+      "SYNTHESIS_SECTION_AREAS_TO_IMPROVE", "SYNTHESIS_SECTION_ACTION_PLAN", "SYNTHESIS_SECTION_FOLLOW_UP"],
+    content: {
+      cover: { beneficiaryName: "Léa Dubois", counselorName: "Marie Lefèvre",
+        organisationName: "Centre de bilans Lumière" },
+      skills: "Organisation rigoureuse, écoute, rédaction.",
+      strengths: "Fiabilité, sens du service.",
+      areasToImprove: "Prise de parole en public.",
+      actionPlan: [{ title: "S'inscrire à la formation au permis D", targetDate: "2027-03-01",
+        training: "Titre professionnel conducteur de voyageurs", resources: "CPF" }],
+      followUp: "Entretien de suivi dans six mois.",
+    },
+    changeNote: "Rédaction",
+  }, { key: `rev1-${run}` });
+  syn = await b("SynthesisService/SaveSynthesisRevision", {
+    bilanId: bilan.id, baseRevision: syn.currentRevision,
+    content: { beneficiaryObservations: "Je valide ce projet avec enthousiasme." },
+  }, { key: `rev2-${run}` });
+  await c("SynthesisService/SubmitSynthesis", { bilanId: bilan.id, baseRevision: syn.currentRevision });
+  const final = await b("SynthesisService/ApproveSynthesis", { bilanId: bilan.id, revision: syn.currentRevision });
+  check(final.status === "SYNTHESIS_STATUS_FINAL", "drafted, written, observed, submitted, approved: final");
+  const pdf = await b("SynthesisService/RenderSynthesis", { bilanId: bilan.id, format: "SYNTHESIS_FORMAT_PDF" });
+  const bytes = Buffer.from(pdf.data ?? "", "base64");
+  check(bytes.subarray(0, 5).toString() === "%PDF-" && bytes.includes("DejaVu"),
+    `RenderSynthesis: a ${bytes.length}-byte PDF with its DejaVu fonts embedded`);
+
+  console.log("scenario: sharing");
+  await refused("the third party has nothing to read yet", [404],
+    t("SynthesisService/GetGrantedSynthesis", { bilanId: bilan.id }));
+  const grant = await b("SynthesisService/CreateSynthesisGrant", {
+    bilanId: bilan.id, kind: "SYNTHESIS_THIRD_PARTY_KIND_CEP", thirdPartyName: "Conseillère CEP de l'APEC",
+    sections: ["SYNTHESIS_SECTION_SKILLS", "SYNTHESIS_SECTION_ACTION_PLAN"], granteeId: thirdPartyId,
+    expireTime: inDays(30), note: "Avant le rendez-vous",
+  }, { key: `grant-${run}` });
+  const shared = JSON.stringify(await t("SynthesisService/GetGrantedSynthesis", { bilanId: bilan.id }));
+  check(shared.includes("Organisation rigoureuse, écoute, rédaction.") && shared.includes("permis D") &&
+    !shared.includes("Fiabilité") && !shared.includes("Je valide ce projet"),
+    "the third party reads the two sections granted, and only them");
+  await refused("the third party cannot read the rest of the bilan", [404],
+    t("SessionService/GetBilan", { id: bilan.id }));
+  await b("SynthesisService/RevokeSynthesisGrant", { bilanId: bilan.id, grantId: grant.grant.id });
+  await refused("after the revocation the third party is refused", [404],
+    t("SynthesisService/GetGrantedSynthesis", { bilanId: bilan.id }));
+  const link = await b("SynthesisService/CreateSynthesisGrant", {
+    bilanId: bilan.id, kind: "SYNTHESIS_THIRD_PARTY_KIND_EMPLOYER", thirdPartyName: "Employeur",
+    sections: ["SYNTHESIS_SECTION_ACTION_PLAN"], expireTime: inDays(7),
+  }, { key: `link-${run}` });
+  const viaLink = JSON.stringify(await call(url, null, "SynthesisService/GetSharedSynthesis",
+    { shareToken: link.shareToken }));
+  check(viaLink.includes("permis D") && !viaLink.includes("Organisation rigoureuse"),
+    "a share link opens the action plan, without any bearer token");
+  await b("SynthesisService/RevokeSynthesisGrant", { bilanId: bilan.id, grantId: link.grant.id });
+  await refused("the revoked share link is refused", [403],
+    call(url, null, "SynthesisService/GetSharedSynthesis", { shareToken: link.shareToken }));
+
+  // A second bilan for the load: an open assignment on which SaveAnswers is idempotent.
+  const loadBilan = await c("SessionService/CreateBilan", {
+    beneficiaryId, organisationId: org, funding: "FUNDING_CPF", plannedHours: 24,
+    startDate: day(-1), endDate: day(90),
+  }, { key: `bilan-load-${run}` });
+  const loadAsg = await c("QuestionnaireService/AssignInstrument",
+    { bilanId: loadBilan.id, instrumentId: "riasec" }, { key: `asg-load-${run}` });
+  writeFileSync(stateFile, JSON.stringify({
+    bilan: bilan.id, loadBilan: loadBilan.id, assignment: loadAsg.id, counselor, beneficiary,
+  }));
   console.log("scenario: passed");
 }
 
@@ -198,9 +285,9 @@ function loadCalls(st) {
     if (k === 0) return [st.counselor, "QuestionnaireService/GetInstrument", { id: "riasec" }];
     if (k === 1)
       return [st.beneficiary, "QuestionnaireService/SaveAnswers", {
-        bilanId: st.bilan, assignmentId: st.assignment, answers: [answers[i % answers.length]],
+        bilanId: st.loadBilan, assignmentId: st.assignment, answers: [answers[i % answers.length]],
       }];
-    return [st.beneficiary, "QuestionnaireService/GetAnswers", { bilanId: st.bilan, assignmentId: st.assignment }];
+    return [st.beneficiary, "QuestionnaireService/GetAnswers", { bilanId: st.loadBilan, assignmentId: st.assignment }];
   };
 }
 
