@@ -4,16 +4,17 @@
 //
 //   node client.mjs scenario URL SECRET_FILE STATE_FILE
 //       the end-to-end scenario; writes what the load needs (ids, tokens) to STATE_FILE
-//   node client.mjs load URL STATE_FILE SECONDS CONCURRENCY [READY_FILE]
-//       keeps CONCURRENCY idempotent calls to the questionnaires service in flight for
-//       SECONDS; prints a JSON summary {calls, ok, failed, byStatus, firstFailures}; exit 1
-//       when any call failed. READY_FILE is created once the first calls succeeded.
+//   node client.mjs load URL STATE_FILE SECONDS CONCURRENCY [READY_FILE [STOP_FILE]]
+//       keeps CONCURRENCY idempotent calls to the questionnaires service in flight for at most
+//       SECONDS, or until STOP_FILE exists; prints a JSON summary {calls, ok, failed,
+//       byStatus, firstFailures, maxMs}; exit 1 when any call failed. READY_FILE is created
+//       once the first calls succeeded.
 //   node client.mjs call URL STATE_FILE counselor|beneficiary Service/Method JSON
 //       one call with a token of the scenario; prints the answer
 //
 // The bounded load never leaves this machine: URL is the stack's port on the loopback.
 import { createHmac, randomUUID } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const ISSUER = "boussole-local";
 const AUDIENCE = "boussole";
@@ -291,10 +292,14 @@ function loadCalls(st) {
   };
 }
 
-async function load(url, stateFile, seconds, concurrency, readyFile) {
+async function load(url, stateFile, seconds, concurrency, readyFile, stopFile) {
   const st = JSON.parse(readFileSync(stateFile, "utf8"));
   const next = loadCalls(st);
-  const end = Date.now() + seconds * 1000;
+  let end = Date.now() + seconds * 1000;
+  // The caller may end the load early by creating STOP_FILE (once what it measures is done).
+  const watch = setInterval(() => {
+    if (stopFile && existsSync(stopFile)) end = 0;
+  }, 100);
   const summary = { calls: 0, ok: 0, failed: 0, byStatus: {}, firstFailures: [], maxMs: 0 };
   let ready = false;
   async function worker() {
@@ -320,6 +325,7 @@ async function load(url, stateFile, seconds, concurrency, readyFile) {
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
+  clearInterval(watch);
   console.log(JSON.stringify(summary));
   if (summary.failed > 0 || summary.ok === 0) process.exit(1);
 }
@@ -333,7 +339,7 @@ async function one(url, stateFile, who, method, json) {
 const [cmd, ...args] = process.argv.slice(2);
 try {
   if (cmd === "scenario") await scenario(args[0], args[1], args[2]);
-  else if (cmd === "load") await load(args[0], args[1], Number(args[2]), Number(args[3]), args[4]);
+  else if (cmd === "load") await load(args[0], args[1], Number(args[2]), Number(args[3]), args[4], args[5]);
   else if (cmd === "call") await one(...args);
   else {
     console.error("usage: client.mjs scenario|load|call ... (see the top of the file)");

@@ -257,15 +257,17 @@ metric_sum() { # container port: QuestionnaireService requests answered by that 
     podman exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/$2; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3" |
         awk '/^bsl_rpc_requests_total\{.*QuestionnaireService/ { s += $NF } END { print s + 0 }'
 }
-start_load() { # seconds file
-    rm -f "$WORK/ready"
-    node tests/container/client.mjs load "$URL" "$WORK/state.json" "$1" 4 "$WORK/ready" >"$2" 2>&1 &
+start_load() { # max_seconds file: until end_load (or max_seconds), 4 calls in flight
+    rm -f "$WORK/ready" "$WORK/stop"
+    node tests/container/client.mjs load "$URL" "$WORK/state.json" "$1" 4 "$WORK/ready" \
+        "$WORK/stop" >"$2" 2>&1 &
     LOAD_PID=$!
     for _ in $(seq 100); do [ -f "$WORK/ready" ] && return 0; sleep 0.1; done
     fail "the load never got going: $(cat "$2")"
 }
 end_load() { # file what
     local rc=0
+    touch "$WORK/stop"
     wait "$LOAD_PID" || rc=$?
     LOAD_PID=""
     echo "  load: $(cat "$1")"
@@ -273,7 +275,7 @@ end_load() { # file what
 }
 
 step "scale questionnaires to 3 replicas under load"
-start_load 12 "$WORK/load-scale.json"
+start_load 120 "$WORK/load-scale.json"
 t0=$(date +%s)
 BSL_QUESTIONNAIRES_REPLICAS=3 pc up -d questionnaires >"$WORK/scale.log" 2>&1 ||
     { tail -20 "$WORK/scale.log"; fail "scaling up"; }
@@ -282,8 +284,19 @@ BSL_QUESTIONNAIRES_REPLICAS=3 pc up -d questionnaires >"$WORK/scale.log" 2>&1 ||
 export BSL_QUESTIONNAIRES_REPLICAS=3
 for n in 2 3; do wait_ready "$(ctr questionnaires $n)" http://127.0.0.1:9102/readyz; done
 echo "  replicas 2 and 3 ready $(($(date +%s) - t0)) s after the scale command"
+# The gateway finds them at its next resolution (every 2 s): the load goes on until both
+# have answered some of it.
+for _ in $(seq 100); do
+    [ "$(metric_sum "$(ctr questionnaires 2)" 9102)" -gt 0 ] &&
+        [ "$(metric_sum "$(ctr questionnaires 3)" 9102)" -gt 0 ] && break
+    sleep 0.2
+done
+sleep 1
 end_load "$WORK/load-scale.json" "replicas joining"
-echo "  ok  no idempotent call failed while two replicas joined"
+for n in 2 3; do
+    [ "$(metric_sum "$(ctr questionnaires $n)" 9102)" -gt 0 ] || fail "replica $n got none of the load"
+done
+echo "  ok  no idempotent call failed while two replicas joined and took their share"
 declare -A before
 for n in 1 2 3; do before[$n]=$(metric_sum "$(ctr questionnaires $n)" 9102); done
 start_load 5 "$WORK/load-spread.json"
@@ -298,11 +311,12 @@ done
 echo "  ok  requests reached all three replicas"
 
 step "stop one replica under load (SIGTERM, drain)"
-start_load 10 "$WORK/load-stop.json"
+start_load 60 "$WORK/load-stop.json"
 sleep 2
 t0=$(date +%s%N)
 podman stop -t 10 "$(ctr questionnaires 2)" >/dev/null
 stop_ms=$((($(date +%s%N) - t0) / 1000000))
+sleep 3 # the load goes on over the two replicas left
 end_load "$WORK/load-stop.json" "a replica leaving"
 code=$(podman inspect -f '{{.State.ExitCode}}' "$(ctr questionnaires 2)")
 logs=$(podman logs "$(ctr questionnaires 2)" 2>&1)
