@@ -316,19 +316,20 @@ GWH_FN void gwh_wait(te_proc *p, bool ready)
 }
 
 /*
- * Starts boussole-gateway on a free port with the test's clock and secret. sessions_url may be
- * NULL (no sessions backend); questionnaires and syntheses are off unless extra_args route
- * them. extra_args: more "--flag=value" (NULL-terminated, may be NULL). Waits for /healthz.
+ * Starts boussole-gateway on a free port (scheme "http" or "https") with the test's clock and
+ * secret, without waiting. sessions_url may be NULL (no sessions backend); questionnaires and
+ * syntheses are off unless extra_args route them. extra_args: more "--flag=value"
+ * (NULL-terminated, may be NULL; a flag given twice takes its last value).
  */
-GWH_FN void gwh_gateway_start(te_env *te, te_proc *p, const char *name, const char *sessions_url,
-                              const char *const *extra_args)
+GWH_FN void gwh_gateway_spawn(te_env *te, te_proc *p, const char *name, const char *scheme,
+                              const char *sessions_url, const char *const *extra_args)
 {
     memset(p, 0, sizeof(*p));
     snprintf(p->name, sizeof(p->name), "%s", name);
     snprintf(p->binary, sizeof(p->binary), "%s/services/gateway/boussole-gateway", te->build);
     p->port = te_free_port();
     p->admin_port = p->port;
-    snprintf(p->url, sizeof(p->url), "http://127.0.0.1:%d", p->port);
+    snprintf(p->url, sizeof(p->url), "%s://127.0.0.1:%d", scheme, p->port);
     snprintf(p->log, sizeof(p->log), "%s/%s-%d.log", te->dir, name, p->port);
     char buf[1200];
     int i = 0;
@@ -348,6 +349,13 @@ GWH_FN void gwh_gateway_start(te_env *te, te_proc *p, const char *name, const ch
     p->envp[0] = strdup("BSL_JWT_SECRET=" GWH_SECRET);
     p->envp[1] = NULL;
     gwh_spawn(te, p);
+}
+
+/* gwh_gateway_spawn over plain HTTP, then waits for /healthz. */
+GWH_FN void gwh_gateway_start(te_env *te, te_proc *p, const char *name, const char *sessions_url,
+                              const char *const *extra_args)
+{
+    gwh_gateway_spawn(te, p, name, "http", sessions_url, extra_args);
     gwh_wait(p, false);
 }
 

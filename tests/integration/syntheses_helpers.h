@@ -109,8 +109,11 @@ HELPER void start_all(const char *name, bool aof, const char *const *syn_extra)
     clock_offset_ms = 0;
 }
 
-HELPER void stop_all(void)
+/* Stops everything; false when a service did not exit cleanly (in a sanitized build, a leak
+ * or an error found at exit), which fails the test program. */
+HELPER bool stop_all(void)
 {
+    bool clean = true;
     bsl_sync_client_free(c_sessions);
     bsl_sync_client_free(c_questionnaires);
     bsl_sync_client_free(c_syntheses);
@@ -122,9 +125,11 @@ HELPER void stop_all(void)
         int st = te_wait(procs[i], 15000);
         if (st != 0) {
             fprintf(stderr, "%s exited with %d (see %s)\n", procs[i]->name, st, procs[i]->log);
+            clean = false;
         }
     }
     te_fini(&env);
+    return clean;
 }
 
 HELPER void move_clock(long long offset_ms)

@@ -22,7 +22,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    stop_all();
+    if (!stop_all()) {
+        exit(1); /* cmocka ignores a failed group teardown */
+    }
     return 0;
 }
 

@@ -18,6 +18,13 @@
 
 static syn_labels *labels;
 
+/* fontconfig's process-wide caches are never freed (see services/syntheses/main.c). */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig.so\n";
+}
+
 static const char *data_dir(void)
 {
     static char dir[1024];
