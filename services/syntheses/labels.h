@@ -98,7 +98,9 @@
     X(PREFILL_SKILLS_INTRO, "prefill.skills_intro")                                                \
     X(PREFILL_HOLLAND, "prefill.holland")                                                          \
     X(PREFILL_RELATIVES_TITLE, "prefill.relatives_title")                                          \
-    X(PREFILL_RELATIVES, "prefill.relatives")                                                      \
+    X(PREFILL_RELATIVES_INTERESTS, "prefill.relatives_interests")                                  \
+    X(PREFILL_RELATIVES_STRENGTHS, "prefill.relatives_strengths")                                  \
+    X(PREFILL_RELATIVES_STRENGTH, "prefill.relatives_strength")                                    \
     X(PREFILL_RELATIVES_CHOICE, "prefill.relatives_choice")                                        \
     X(PREFILL_RESEARCH, "prefill.research")                                                        \
     X(PREFILL_FOLLOW_UP, "prefill.follow_up")                                                      \

@@ -15,7 +15,9 @@
  *   questionnaires  ListAssignments,     path explored: one assessment per submitted
  *                   GetResults           questionnaire (scores, Holland code)
  *                   GetFeedbackSummary   path explored: the relatives' aggregate (when the
- *                                        service shows it); strengths: what relatives chose
+ *                                        service shows it: its own threshold of 3 answers
+ *                                        applies) and the interests they chose; strengths:
+ *                                        the qualities they clearly see (mean >= 70/100)
  *
  * The parts are assembled in a fixed order once every source has answered, so that the same
  * bilan always gives the same draft.
@@ -43,7 +45,7 @@ typedef struct prefill_op {
     bsl_status code;
     char message[256];
     /* Parts, assembled in order at the end. */
-    char *period, *intake, *experiences, *skills, *roadmap, *relatives;
+    char *period, *intake, *experiences, *skills, *roadmap, *relatives, *interests;
     Boussole__V1__SynthesisAssessment *assessments[MAX_ASSESSMENTS + 1];
     size_t n_assessments;
     Boussole__V1__SynthesisAssessment *relatives_assessment;
@@ -127,7 +129,7 @@ static void assemble(prefill_op *op)
 {
     Boussole__V1__SynthesisContent *c = op->content;
     char *circumstances = join(op, op->period, "\n\n", op->intake);
-    char *path = join(op, op->experiences, "\n\n", op->roadmap);
+    char *path = join(op, join(op, op->experiences, "\n\n", op->roadmap), "\n\n", op->interests);
     c->circumstances = (char *)bounded(op, circumstances ? circumstances : "", SYN_TEXT_MAX);
     c->path_explored = (char *)bounded(op, path ? path : "", SYN_TEXT_MAX);
     c->skills = (char *)bounded(op, op->skills ? op->skills : "", SYN_TEXT_MAX);
@@ -531,6 +533,24 @@ static void fill_feedback(prefill_op *op, const ProtobufCMessage *msg, void *arg
             return;
         }
     }
+    char *respondents = bsl_arena_printf(a, "%u", f->respondents);
+    /* The qualities relatives clearly see (a mean of 70 or more out of 100). */
+    char *strong = NULL;
+    for (size_t i = 0; i < f->n_scales; i++) {
+        if (f->scales[i]->normalised < 70 || f->scales[i]->normalised > 100) {
+            continue;
+        }
+        const char *names[] = { "label", "score" };
+        const char *values[] = { f->scales[i]->name,
+                                 bsl_arena_printf(a, "%.0f", f->scales[i]->normalised) };
+        strong = join(op, strong, "\n",
+                      syn_fill(a, label(op, SYN_L_PREFILL_RELATIVES_STRENGTH), names, values, 2));
+    }
+    if (strong != NULL) {
+        op->relatives =
+            join(op, fill1(op, SYN_L_PREFILL_RELATIVES_STRENGTHS, "respondents", respondents), "\n",
+                 strong);
+    }
     /* The choices relatives made (never their free texts), most cited first. */
     char *lines = NULL;
     for (unsigned want = f->respondents; want >= 1; want--) {
@@ -550,10 +570,9 @@ static void fill_feedback(prefill_op *op, const ProtobufCMessage *msg, void *arg
         }
     }
     if (lines != NULL) {
-        op->relatives = join(op,
-                             fill1(op, SYN_L_PREFILL_RELATIVES, "respondents",
-                                   bsl_arena_printf(a, "%u", f->respondents)),
-                             "\n", lines);
+        op->interests =
+            join(op, fill1(op, SYN_L_PREFILL_RELATIVES_INTERESTS, "respondents", respondents), "\n",
+                 lines);
     }
 }
 

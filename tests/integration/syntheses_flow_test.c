@@ -71,8 +71,28 @@ static void draft_from_real_data(void **state)
                          "Témoignage : Rencontre avec une conductrice du réseau urbain"));
     assert_int_equal(c->n_projects, 1);
     assert_string_equal(c->projects[0]->title, "Conductrice de bus urbain");
-    /* The questionnaire: its scores by hand and its Holland code. */
-    assert_int_equal(c->n_assessments, 1);
+    /* The questionnaire: its scores by hand and its Holland code; then the relatives'
+     * aggregate (three answers: the questionnaires service shows it). */
+    assert_int_equal(c->n_assessments, 2);
+    const Boussole__V1__SynthesisAssessment *rel = c->assessments[1];
+    assert_string_equal(rel->title, "Regards de l'entourage");
+    bool relational = false;
+    for (size_t i = 0; i < rel->n_scores; i++) {
+        if (strcmp(rel->scores[i]->label, "Aisance relationnelle") == 0) {
+            relational = rel->scores[i]->normalised == 100;
+        }
+    }
+    assert_true(relational);
+    assert_true(text_has(c->strengths, "Ce que l'entourage reconnaît nettement (3 réponses) :"));
+    assert_true(text_has(c->strengths, "- Aisance relationnelle (100 sur 100)"));
+    assert_false(text_has(c->strengths, "Créativité"));
+    assert_true(
+        text_has(c->path_explored, "Centres d'intérêt que l'entourage remarque (3 réponses)"));
+    assert_true(text_has(c->path_explored, "- Aider, écouter, transmettre (cité 3 fois)"));
+    assert_true(text_has(c->path_explored, "- Organiser, gérer, vérifier (cité 2 fois)"));
+    /* Relatives' own words never go into the synthesis. */
+    assert_false(text_has(c->path_explored, "Toujours disponible"));
+    assert_false(text_has(c->strengths, "Toujours disponible"));
     const Boussole__V1__SynthesisAssessment *a = c->assessments[0];
     assert_string_equal(a->holland_code, "IAE");
     assert_int_equal(a->n_scores, 6);

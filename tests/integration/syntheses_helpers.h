@@ -434,6 +434,62 @@ HELPER void riasec_submitted(const char *id, const char *ben)
     expect_status(que("SubmitAnswers", &su.base, &b, NULL), BSL_STATUS_OK);
 }
 
+/*
+ * Three relatives answer the built-in "entourage" form: every quality item of "relationnel"
+ * at 5 (all agree), "organisation" at 4, the others at 2; all three choose the interest
+ * "aider", two also "organiser".
+ */
+HELPER void relatives_answered(const char *id, const char *ben)
+{
+    static const char *const likert[12] = {
+        "relationnel-1", "relationnel-2", "organisation-1", "organisation-2",
+        "creativite-1",  "creativite-2",  "analyse-1",      "analyse-2",
+        "initiative-1",  "initiative-2",  "fiabilite-1",    "fiabilite-2",
+    };
+    Boussole__V1__Caller b = beneficiary_of(ben);
+    for (int r = 0; r < 3; r++) {
+        Boussole__V1__Relative rel = BOUSSOLE__V1__RELATIVE__INIT;
+        rel.name = r == 0 ? "Paul" : r == 1 ? "Inès" : "Sophie";
+        rel.relation = "ami";
+        rel.contact = "proche@example.org";
+        Boussole__V1__InviteRelativeRequest ir = BOUSSOLE__V1__INVITE_RELATIVE_REQUEST__INIT;
+        ir.bilan_id = (char *)id;
+        ir.relative = &rel;
+        ProtobufCMessage *resp = NULL;
+        expect_status(que("InviteRelative", &ir.base, &b, &resp), BSL_STATUS_OK);
+        char token[128];
+        snprintf(token, sizeof(token), "%s", ((Boussole__V1__InviteRelativeResponse *)resp)->token);
+        protobuf_c_message_free_unpacked(resp, NULL);
+        Boussole__V1__Answer a[14], *p[14];
+        for (int i = 0; i < 12; i++) {
+            boussole__v1__answer__init(&a[i]);
+            a[i].item_id = (char *)likert[i];
+            a[i].value_case = BOUSSOLE__V1__ANSWER__VALUE_LIKERT;
+            a[i].likert = i < 2 ? 5 : i < 4 ? 4 : 2;
+        }
+        char *domains[2] = { "aider", "organiser" };
+        Boussole__V1__ChoiceList list = BOUSSOLE__V1__CHOICE_LIST__INIT;
+        list.values = domains;
+        list.n_values = r < 2 ? 2 : 1;
+        boussole__v1__answer__init(&a[12]);
+        a[12].item_id = "domaines";
+        a[12].value_case = BOUSSOLE__V1__ANSWER__VALUE_CHOICES;
+        a[12].choices = &list;
+        boussole__v1__answer__init(&a[13]);
+        a[13].item_id = "qualite";
+        a[13].value_case = BOUSSOLE__V1__ANSWER__VALUE_TEXT;
+        a[13].text = "Toujours disponible pour les autres.";
+        for (int i = 0; i < 14; i++) {
+            p[i] = &a[i];
+        }
+        Boussole__V1__SubmitFeedbackRequest sf = BOUSSOLE__V1__SUBMIT_FEEDBACK_REQUEST__INIT;
+        sf.token = token;
+        sf.answers = p;
+        sf.n_answers = 14;
+        expect_status(que("SubmitFeedback", &sf.base, NULL, NULL), BSL_STATUS_OK);
+    }
+}
+
 /* A bilan of `ben` in its conclusion phase, with data in sessions and questionnaires. */
 HELPER const char *bilan_in_conclusion(const char *ben)
 {
@@ -441,6 +497,7 @@ HELPER const char *bilan_in_conclusion(const char *ben)
     to_investigation(id, ben);
     add_investigation_data(id, ben);
     riasec_submitted(id, ben);
+    relatives_answered(id, ben);
     expect_status(advance(id, BOUSSOLE__V1__PHASE__PHASE_CONCLUSION, false), BSL_STATUS_OK);
     return id;
 }
