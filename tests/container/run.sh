@@ -299,7 +299,8 @@ done
 echo "  ok  no idempotent call failed while two replicas joined and took their share"
 declare -A before
 for n in 1 2 3; do before[$n]=$(metric_sum "$(ctr questionnaires $n)" 9102); done
-start_load 5 "$WORK/load-spread.json"
+start_load 60 "$WORK/load-spread.json"
+sleep 5
 end_load "$WORK/load-spread.json" "three replicas"
 for n in 1 2 3; do
     after=$(metric_sum "$(ctr questionnaires $n)" 9102)
