@@ -200,6 +200,19 @@ for (const d of [...deployments, ...statefulsets]) {
   }
   if (d.kind === "StatefulSet") {
     ok((d.spec.volumeClaimTemplates ?? []).length > 0, `${n}: a persistent volume claim template`);
+    // Redis: maxmemory under the container's memory limit (noeviction then refuses writes
+    // rather than the pod being killed).
+    const bytes = (q) => {
+      const m = String(q ?? "").match(/^(\d+)(Ki|Mi|Gi|kb|mb|gb)?$/i);
+      if (!m) return NaN;
+      const unit = { ki: 1024, mi: 1024 ** 2, gi: 1024 ** 3, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+      return Number(m[1]) * (m[2] ? unit[m[2].toLowerCase()] : 1);
+    };
+    const cmd = spec.containers[0].command ?? [];
+    const maxmem = bytes(cmd[cmd.indexOf("--maxmemory") + 1]);
+    const limit = bytes(spec.containers[0].resources?.limits?.memory);
+    ok(cmd.includes("--maxmemory") && maxmem > 0 && maxmem <= 0.8 * limit,
+      `${n}: Redis maxmemory ${maxmem} bytes is at most 80% of the memory limit ${limit}`);
     const svc = services.find((s) => s.metadata.name === d.spec.serviceName);
     ok(svc && svc.spec.clusterIP === "None" && matches(svc.spec.selector, labels),
       `${n}: its headless Service ${d.spec.serviceName} selects it`);
