@@ -29,10 +29,9 @@
 # goes only to the stack's port on the loopback.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
 CACHE=${BSL_IMAGE_CACHE:-/var/tmp/boussole-images}
 PROJECT=bsltest
-TAG=test
+TAG="test"
 start=$(date +%s)
 step() { printf '\n== container stage: %s (%ds)\n' "$*" $(($(date +%s) - start)); }
 fail() {
