@@ -304,8 +304,9 @@ SESS_HANDLER(respond_to_agreement, RespondToAgreementRequest, Agreement)
     }
     sess_op *op = sess_op_new(call, sessions_of(service), in->bilan_id, SESS_ACT_RESPOND_AGREEMENT);
     if (op != NULL) {
-        /* A proposal replaced meanwhile is a conflict the beneficiary must see (ABORTED). */
-        op->restart = NULL;
+        /* A concurrent change starts this over: the same answer is then found given (OK), a
+         * proposal replaced meanwhile has another revision (ABORTED). */
+        op->restart = respond_start;
         respond_start(op);
     }
 }

@@ -1,4 +1,7 @@
-/* Decoding the records stored under a bilan, for their own files and for the export. */
+/*
+ * The records a bilan holds, as stored (keys.h, store.proto): the lists of collection.c and
+ * the decoders that the export, the hours ledger and the files of each record share.
+ */
 #ifndef SESSIONS_RECORDS_H
 #define SESSIONS_RECORDS_H
 

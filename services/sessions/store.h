@@ -32,7 +32,7 @@
 #include "sessions.h"
 
 #define SESS_MAX_READS 12
-#define SESS_MAX_PUTS  (SESS_MAX_RESEARCH + 4)
+#define SESS_MAX_PUTS  8
 
 typedef struct sess_op sess_op;
 typedef void (*sess_fn)(sess_op *op);

@@ -286,6 +286,43 @@ static void additions_at_once(void **state)
     protobuf_c_message_free_unpacked(resp, NULL);
 }
 
+static void same_answer_twice_at_once(void **state)
+{
+    (void)state;
+    Boussole__V1__Caller a = admin(), b = beneficiary();
+    const char *id0 = new_bilan(BOUSSOLE__V1__FUNDING__FUNDING_EMPLOYER_PLAN);
+    char id[32];
+    snprintf(id, sizeof(id), "%s", id0);
+    Boussole__V1__ProposeAgreementRequest pa = BOUSSOLE__V1__PROPOSE_AGREEMENT_REQUEST__INIT;
+    pa.bilan_id = id;
+    pa.employer_name = "Menuiserie Roux";
+    pa.objective = "Objectif";
+    pa.content = "Contenu";
+    pa.means = "Moyens";
+    pa.duration_hours = 20;
+    pa.period_start = (char *)day(0);
+    pa.period_end = (char *)day(50);
+    pa.results_handover = "Remise en main propre";
+    pa.price_cents = 150000;
+    assert_status(call("ProposeAgreement", &pa.base, &a, NULL), BSL_STATUS_OK);
+    /* A double click: the same acceptance several times at once, all answered OK. */
+    Boussole__V1__RespondToAgreementRequest r = BOUSSOLE__V1__RESPOND_TO_AGREEMENT_REQUEST__INIT;
+    r.bilan_id = id;
+    r.revision = 1;
+    r.accept = true;
+    const ProtobufCMessage *ptrs[N];
+    for (int i = 0; i < N; i++) {
+        ptrs[i] = &r.base;
+    }
+    bsl_status st[N];
+    call_many("RespondToAgreement", ptrs, &b, N, st);
+    assert_int_equal(count_status(st, N, BSL_STATUS_OK), N);
+    Boussole__V1__Bilan *bl = get_bilan(id, &b);
+    assert_int_equal(bl->agreement_status,
+                     BOUSSOLE__V1__AGREEMENT_STATUS__AGREEMENT_STATUS_ACCEPTED);
+    protobuf_c_message_free_unpacked(&bl->base, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +331,7 @@ int main(void)
         cmocka_unit_test(attendance_from_both_sides_at_once),
         cmocka_unit_test(phase_changes_at_once),
         cmocka_unit_test(additions_at_once),
+        cmocka_unit_test(same_answer_twice_at_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
