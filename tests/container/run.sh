@@ -60,7 +60,7 @@ fi
 # Podman's configuration for this stage only. Storage persists in the cache (base image and
 # build layers are reused); run state lives on tmpfs so that a reboot resets it.
 mkdir -p "$CACHE/podman" "$CACHE/networks"
-RUNDIR=/dev/shm/boussole-podman
+RUNDIR=/dev/shm/boussole-podman-$(printf %s "$CACHE" | md5sum | cut -c1-8)
 [ -d /dev/shm ] || RUNDIR=$CACHE/run
 mkdir -p "$RUNDIR"
 nofile=$(ulimit -Hn)
