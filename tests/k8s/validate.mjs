@@ -235,8 +235,12 @@ for (const d of [...deployments, ...statefulsets]) {
     ok(cport("http") === ports?.http, `${n}: container port http is the image's ${ports?.http}`);
     ok(services.some((s) => matches(s.spec.selector, labels)), `${n}: a Service selects it`);
   }
-  ok(c.readinessProbe?.httpGet?.path === "/readyz" && c.livenessProbe?.httpGet?.path === "/healthz",
-    `${n}: readiness on /readyz, liveness on /healthz`);
+  // A service is ready when its Redis answers and it is not draining (/readyz). The gateway's
+  // /readyz asks every backend: as a readiness probe it would take every gateway out at once
+  // when one service is down, so its readiness is /healthz.
+  const readyPath = component === "gateway" ? "/healthz" : "/readyz";
+  ok(c.readinessProbe?.httpGet?.path === readyPath && c.livenessProbe?.httpGet?.path === "/healthz",
+    `${n}: readiness on ${readyPath}, liveness on /healthz`);
   const grace = Number((c.env ?? []).find((e) => e.name === "BSL_GRACE_MS")?.value);
   const tgps = spec.terminationGracePeriodSeconds;
   ok(grace > 0 && tgps >= grace / 1000 + 5 && tgps <= grace / 1000 + 15,
