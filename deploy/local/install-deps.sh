@@ -6,8 +6,9 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev
             libnng-dev libev-dev libhiredis-dev libsodium-dev libjansson-dev libjwt-dev
-            libcairo2-dev libpango1.0-dev fonts-dejavu-core redis-server redis-tools curl)
-test_pkgs=(libcmocka-dev openssl clang libclang-rt-14-dev libfuzzer-14-dev poppler-utils wrk jq
+            libcairo2-dev libpango1.0-dev fonts-dejavu-core zlib1g-dev redis-server redis-tools
+            curl)
+test_pkgs=(libcmocka-dev nodejs openssl clang libclang-rt-14-dev libfuzzer-14-dev poppler-utils wrk jq
            valgrind)
 # The side-by-side anchors of ../shared/anchors (gRPC C++ echo) for tests/bench/run.sh.
 bench_pkgs=(libgrpc++-dev protobuf-compiler-grpc protobuf-compiler wrk hyperfine linux-perf)
