@@ -247,7 +247,7 @@ static int parse_scales(jctx *c, json_t *root, Boussole__V1__Instrument *ins)
             }
             for (size_t b = 0; b < nb; b++) {
                 json_t *bo = json_array_get(bands, b);
-                char bwhere[128];
+                char bwhere[160]; /* where (< 112) + " interpretation[<20 digits>]" */
                 snprintf(bwhere, sizeof(bwhere), "%s interpretation[%zu]", where, b);
                 if (!json_is_object(bo)) {
                     return jfail(c, bwhere, "must be an object");
