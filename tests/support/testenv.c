@@ -135,10 +135,27 @@ static void stop_proc(te_proc *p)
     kill_proc(p);
 }
 
+static void free_args(te_proc *p)
+{
+    if (!p->owns_args) {
+        return;
+    }
+    for (size_t i = 0; p->argv[i] != NULL; i++) {
+        free(p->argv[i]);
+        p->argv[i] = NULL;
+    }
+    for (size_t i = 0; p->envp[i] != NULL; i++) {
+        free(p->envp[i]);
+        p->envp[i] = NULL;
+    }
+    p->owns_args = false;
+}
+
 void te_fini(te_env *te)
 {
     for (size_t i = 0; i < te->n_procs; i++) {
         stop_proc(te->procs[i]);
+        free_args(te->procs[i]);
     }
     te->n_procs = 0;
     kill_proc(&te->redis);
@@ -401,6 +418,7 @@ void te_service_start(te_env *te, te_proc *p, const char *name, const char *cons
         p->argv[i++] = strdup(extra_args[k]);
     }
     p->argv[i] = NULL;
+    p->owns_args = true;
     snprintf(buf, sizeof(buf), "BSL_MASTER_KEYS=%s", te->master_keys);
     p->envp[0] = strdup(buf);
     p->envp[1] = NULL;

@@ -25,6 +25,7 @@ typedef struct te_proc {
     char binary[1100];
     char *argv[32];
     char *envp[64];
+    bool owns_args; /* argv/envp strdup'd by te_service_start, freed by te_fini */
 } te_proc;
 
 typedef struct te_env {
