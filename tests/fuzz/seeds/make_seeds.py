@@ -153,6 +153,12 @@ HOSTILE_JSON = [
     ("boussole.v1.RpcResponse", '{"details": [null, {"fieldViolation": {}, "retryInfo": {}}]}'),
     ("google.protobuf.UninterpretedOption", '{"doubleValue": "NaN", "positiveIntValue": 1e19}'),
     ("google.protobuf.UninterpretedOption", '{"stringValue": "YQ", "negativeIntValue": "1.0"}'),
+    # proto2 presence of a field set to its default (found by the fuzzer: the JSON mapping
+    # does not carry it, so the harness compares texts for proto2 types).
+    ("google.protobuf.UninterpretedOption",
+     '{"name": [{"namePart": "x", "isExtension": true}], "identifierValue": ""}'),
+    ("boussole.v1.RecordIntakeRequest",
+     '{"intake": {"bilanId": "x", "reasons": "\\ud83d\\ude00 \\u00e9 \\ud800"}}'),
 ]
 
 
