@@ -91,6 +91,27 @@ void gw_buf_printf(gw_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void gw_buf_put_u64(gw_buf *b, uint64_t v)
+{
+    char tmp[20];
+    size_t n = sizeof(tmp);
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    gw_buf_append(b, tmp + n, sizeof(tmp) - n);
+}
+
+void gw_buf_put_i64(gw_buf *b, int64_t v)
+{
+    if (v < 0) {
+        gw_buf_putc(b, '-');
+        gw_buf_put_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        gw_buf_put_u64(b, (uint64_t)v);
+    }
+}
+
 bool gw_buf_json_string(gw_buf *b, const char *s, size_t len)
 {
     if (!bsl_utf8_valid(s, len)) {

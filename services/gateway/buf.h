@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct gw_buf {
     char *data; /* NUL-terminated while not failed; owned (free with gw_buf_free) */
@@ -29,6 +30,10 @@ void gw_buf_append(gw_buf *b, const void *data, size_t len);
 void gw_buf_puts(gw_buf *b, const char *s);
 void gw_buf_putc(gw_buf *b, char c);
 void gw_buf_printf(gw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends an integer in decimal (without printf: these are on every response's path). */
+void gw_buf_put_u64(gw_buf *b, uint64_t v);
+void gw_buf_put_i64(gw_buf *b, int64_t v);
 
 /* Appends `s` (len bytes) as a JSON string with its quotes. Returns false, leaving the buffer
  * unchanged, when s is not valid UTF-8. */

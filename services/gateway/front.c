@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "boussole/err.h"
-#include "boussole/id.h"
 #include "gateway_internal.h"
 #include "jwtauth.h"
 
@@ -398,12 +397,16 @@ void gw__on_http(nng_aio *aio)
     hd->connect_version = copy_header(r, req, "Connect-Protocol-Version");
     hd->connect_timeout = copy_header(r, req, "Connect-Timeout-Ms");
     hd->origin = copy_header(r, req, "Origin");
-    hd->acr_method = copy_header(r, req, "Access-Control-Request-Method");
-    hd->acr_headers = copy_header(r, req, "Access-Control-Request-Headers");
+    if (strcmp(r->method, "OPTIONS") == 0) {
+        hd->acr_method = copy_header(r, req, "Access-Control-Request-Method");
+        hd->acr_headers = copy_header(r, req, "Access-Control-Request-Headers");
+    }
     hd->request_id = copy_header(r, req, "X-Request-Id");
     hd->traceparent = copy_header(r, req, "Traceparent");
     hd->idempotency_key = copy_header(r, req, "Idempotency-Key");
-    hd->forwarded_for = copy_header(r, req, "X-Forwarded-For");
+    if (g->cfg.trust_forwarded_for) {
+        hd->forwarded_for = copy_header(r, req, "X-Forwarded-For");
+    }
     const char *expect = nng_http_req_get_header(req, "Expect");
     r->expect_continue = expect != NULL && strcasecmp(expect, "100-continue") == 0;
 
@@ -490,10 +493,10 @@ static void on_loop(void *arg)
     if (gw_meta_request_id_ok(r->h.request_id)) {
         snprintf(r->request_id, sizeof(r->request_id), "%s", r->h.request_id);
     } else {
-        gw_meta_request_id_new(r->request_id);
+        gw_ids_hex(&g->ids, r->request_id, 8);
     }
     if (!gw_meta_traceparent(r->h.traceparent, r->trace_id, r->parent_id)) {
-        bsl_hex_random(r->trace_id, 16);
+        gw_ids_hex(&g->ids, r->trace_id, 16);
         r->parent_id[0] = '\0';
     }
     r->cors = gw_cors_allowed(g->cors, r->h.origin);
@@ -517,9 +520,10 @@ static void on_loop(void *arg)
     }
 }
 
+/* add, not set: a new response has no header to replace, and set searches the list. */
 static void add_header(nng_http_res *res, const char *name, const char *value)
 {
-    nng_http_res_set_header(res, name, value);
+    nng_http_res_add_header(res, name, value);
 }
 
 static const char *reason(int status)

@@ -136,6 +136,7 @@ struct gw_gateway {
     gw_jwt *jwt;
     gw_ratelimit *limiter;
     gw_cors *cors;
+    gw_ids ids;    /* request and trace ids (loop) */
     char *openapi; /* the document, built once */
     size_t openapi_len;
     unsigned active; /* requests handed to the loop and not answered */

@@ -840,20 +840,24 @@ static bool encode_value(ectx *c, const ProtobufCFieldDescriptor *f, const void 
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        gw_buf_printf(b, "%d", *(const int32_t *)p);
+        gw_buf_put_i64(b, *(const int32_t *)p);
         return true;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-        gw_buf_printf(b, "%u", *(const uint32_t *)p);
+        gw_buf_put_u64(b, *(const uint32_t *)p);
         return true;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        gw_buf_printf(b, "\"%lld\"", (long long)*(const int64_t *)p);
+        gw_buf_putc(b, '"');
+        gw_buf_put_i64(b, *(const int64_t *)p);
+        gw_buf_putc(b, '"');
         return true;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        gw_buf_printf(b, "\"%llu\"", (unsigned long long)*(const uint64_t *)p);
+        gw_buf_putc(b, '"');
+        gw_buf_put_u64(b, *(const uint64_t *)p);
+        gw_buf_putc(b, '"');
         return true;
     case PROTOBUF_C_TYPE_FLOAT:
         put_double(b, *(const float *)p, true);
@@ -868,9 +872,11 @@ static bool encode_value(ectx *c, const ProtobufCFieldDescriptor *f, const void 
         int v = *(const int *)p;
         const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
         if (ev != NULL) {
-            gw_buf_printf(b, "\"%s\"", ev->name);
+            gw_buf_putc(b, '"');
+            gw_buf_puts(b, ev->name);
+            gw_buf_putc(b, '"');
         } else {
-            gw_buf_printf(b, "%d", v); /* a value newer than our schema */
+            gw_buf_put_i64(b, v); /* a value newer than our schema */
         }
         return true;
     }
@@ -951,9 +957,9 @@ static bool encode_map_key(ectx *c, const ProtobufCFieldDescriptor *kf, const vo
     gw_buf_putc(c->b, '"');
     if (kf->type == PROTOBUF_C_TYPE_INT64 || kf->type == PROTOBUF_C_TYPE_SINT64 ||
         kf->type == PROTOBUF_C_TYPE_SFIXED64) {
-        gw_buf_printf(c->b, "%lld", (long long)*(const int64_t *)p);
+        gw_buf_put_i64(c->b, *(const int64_t *)p);
     } else if (kf->type == PROTOBUF_C_TYPE_UINT64 || kf->type == PROTOBUF_C_TYPE_FIXED64) {
-        gw_buf_printf(c->b, "%llu", (unsigned long long)*(const uint64_t *)p);
+        gw_buf_put_u64(c->b, *(const uint64_t *)p);
     } else {
         encode_value(c, kf, p, 0);
     }
@@ -1020,7 +1026,9 @@ static bool encode_special(ectx *c, msg_kind kind, const ProtobufCMessage *m, in
         return efail(c,
                      kind == KIND_TIMESTAMP ? "timestamp out of range" : "duration out of range");
     }
-    gw_buf_printf(c->b, "\"%s\"", text);
+    gw_buf_putc(c->b, '"');
+    gw_buf_puts(c->b, text);
+    gw_buf_putc(c->b, '"');
     return true;
 }
 
@@ -1051,7 +1059,9 @@ static bool encode_message(ectx *c, const ProtobufCMessage *m, int level)
         newline(c, level + 1);
         char name[128];
         gw_json_name(f->name, name, sizeof(name));
-        gw_buf_printf(c->b, c->pretty ? "\"%s\": " : "\"%s\":", name);
+        gw_buf_putc(c->b, '"');
+        gw_buf_puts(c->b, name);
+        gw_buf_puts(c->b, c->pretty ? "\": " : "\":");
         const char *saved = c->field;
         c->field = f->name;
         if (!encode_field(c, m, f, level + 1)) {

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define GW_REQUEST_ID_MAX  64
 #define GW_IDEMPOTENCY_MAX 128 /* the runtime's limit for metadata.idempotency_key */
@@ -16,8 +17,19 @@
 /* A client's X-Request-Id is kept when it is 1 to 64 characters of [A-Za-z0-9._:-]. */
 bool gw_meta_request_id_ok(const char *v);
 
-/* A new request id (16 hex digits) into out (at least 17 bytes). */
-void gw_meta_request_id_new(char *out);
+/* Request and trace ids must be unique, not secret: they come from a fast generator
+ * (xoshiro256**) seeded once from the system's, which keeps a getrandom() call off every
+ * request. One generator per thread of use. */
+typedef struct gw_ids {
+    uint64_t s[4];
+} gw_ids;
+
+/* Seeds a generator from the system's random source. */
+void gw_ids_seed(gw_ids *g);
+
+/* 2*nbytes lowercase hex digits and a NUL into out: 8 bytes for a request id, 16 for a trace
+ * id. */
+void gw_ids_hex(gw_ids *g, char *out, size_t nbytes);
 
 /* Parses "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>" (lowercase, ids not all
  * zeros; a later version may append fields). trace_id gets 33 bytes, parent_id 17. */

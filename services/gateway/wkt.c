@@ -126,18 +126,26 @@ bool gw_timestamp_parse(const char *s, size_t len, int64_t *seconds, int32_t *na
     return true;
 }
 
-/* ".250", ".250500" or ".250500125": as few groups of three digits as the value needs. */
+/* ".250", ".250500" or ".250500125": as few groups of three digits as the value needs
+ * (cap >= 11). */
 static void format_fraction(int32_t nanos, char *out, size_t cap)
 {
+    (void)cap;
     if (nanos == 0) {
         out[0] = '\0';
-    } else if (nanos % 1000000 == 0) {
-        snprintf(out, cap, ".%03d", nanos / 1000000);
-    } else if (nanos % 1000 == 0) {
-        snprintf(out, cap, ".%06d", nanos / 1000);
-    } else {
-        snprintf(out, cap, ".%09d", nanos);
+        return;
     }
+    unsigned digits = nanos % 1000000 == 0 ? 3 : nanos % 1000 == 0 ? 6 : 9;
+    unsigned v = (unsigned)nanos;
+    for (unsigned k = digits; k < 9; k++) {
+        v /= 10;
+    }
+    out[0] = '.';
+    for (unsigned k = digits; k > 0; k--) {
+        out[k] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    out[digits + 1] = '\0';
 }
 
 bool gw_timestamp_format(int64_t seconds, int32_t nanos, char *out, size_t cap)
@@ -151,10 +159,26 @@ bool gw_timestamp_format(int64_t seconds, int32_t nanos, char *out, size_t cap)
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    char frac[12];
-    format_fraction(nanos, frac, sizeof(frac));
-    snprintf(out, cap, "%04lld-%02u-%02uT%02u:%02u:%02u%sZ", (long long)y, m, d,
-             (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60), frac);
+    /* By hand rather than snprintf: a timestamp is on many responses' path. */
+    unsigned f[] = { (unsigned)y,         m, d, (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60),
+                     (unsigned)(rem % 60) };
+    static const char sep[] = "--T::";
+    char *o = out;
+    for (int i = 0; i < 6; i++) {
+        unsigned v = f[i], w = i == 0 ? 4 : 2;
+        for (unsigned k = w; k > 0; k--) {
+            o[k - 1] = (char)('0' + v % 10);
+            v /= 10;
+        }
+        o += w;
+        if (i < 5) {
+            *o++ = sep[i];
+        }
+    }
+    format_fraction(nanos, o, cap - (size_t)(o - out) - 1);
+    o += strlen(o);
+    *o++ = 'Z';
+    *o = '\0';
     return true;
 }
 
