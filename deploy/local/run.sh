@@ -60,11 +60,16 @@ start sessions tcp://127.0.0.1:7101 http://127.0.0.1:9101
 start questionnaires tcp://127.0.0.1:7102 http://127.0.0.1:9102
 start syntheses tcp://127.0.0.1:7103 http://127.0.0.1:9103
 if [ -x "$BUILD/services/gateway/boussole-gateway" ]; then
-    BSL_JWT_SECRET_FILE=$LOCAL/jwt.secret "$BUILD/services/gateway/boussole-gateway" \
-        --http="http://127.0.0.1:$HTTP_PORT" >>"$LOCAL/gateway.log" 2>&1 &
+    "$BUILD/services/gateway/boussole-gateway" --http="http://127.0.0.1:$HTTP_PORT" \
+        --jwt-secret="@$LOCAL/jwt.secret" >>"$LOCAL/gateway.log" 2>&1 &
     pids+=($!)
     printf '  %-15s http://127.0.0.1:%s (Connect, /healthz /readyz /metrics /openapi.json)\n' \
         gateway "$HTTP_PORT"
+    echo
+    echo "A development token and a first call:"
+    echo "  export BSL_JWT_SECRET=@$LOCAL/jwt.secret"
+    echo "  export BSL_TOKEN=\$($BUILD/services/gateway/boussolectl token --sub c-marie --role counselor --org org-1)"
+    echo "  $BUILD/services/gateway/boussolectl call SessionService/CreateBilan '{\"beneficiaryId\":\"b-lea\",\"organisationId\":\"org-1\",\"funding\":\"FUNDING_CPF\",\"plannedHours\":24,\"startDate\":\"2026-12-01\",\"endDate\":\"2027-02-26\"}'"
 fi
 wait -n "${pids[@]}" || true
 echo "a process stopped; see the logs in $LOCAL" >&2
