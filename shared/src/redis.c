@@ -1,5 +1,8 @@
 #include "boussole/redis.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,7 +17,33 @@
 #define MAX_SCRIPTS  64
 #define WEDGED_AFTER 3 /* timeouts in a row without a reply */
 
-typedef enum { ST_DISCONNECTED, ST_CONNECTING, ST_HANDSHAKE, ST_READY, ST_CLOSING } conn_state;
+typedef enum {
+    ST_DISCONNECTED,
+    ST_RESOLVING,
+    ST_CONNECTING,
+    ST_HANDSHAKE,
+    ST_READY,
+    ST_CLOSING
+} conn_state;
+
+/*
+ * A resolution of the Redis host name, on a thread of its own: getaddrinfo can wait seconds
+ * for a DNS server (a Redis container restarting, a Service with no ready pod yet), and the
+ * loop serves every call meanwhile. The job is shared by that thread and the loop (refs, under
+ * mtx); the thread wakes the loop only while the client still wants the answer (wanted),
+ * so a client freed meanwhile just lets go of its side.
+ */
+typedef struct resolve_job {
+    pthread_mutex_t mtx;
+    int refs;
+    bool wanted;
+    struct ev_loop *loop;
+    ev_async *wake; /* the client's watcher; valid while wanted */
+    char host[256];
+    char port[8];
+    char addr[INET6_ADDRSTRLEN]; /* the answer: a numeric address, or "" */
+    char err[128];
+} resolve_job;
 
 struct bsl_redis_script {
     char *body;
@@ -57,6 +86,8 @@ struct bsl_redis {
     ev_timer reconnect_timer;
     ev_timer connect_timer;
     ev_timer probe_timer;
+    ev_async resolved; /* the resolver thread's answer is in `job` */
+    resolve_job *job;  /* the resolution in flight, or NULL */
     unsigned consecutive_timeouts;
     unsigned handshake_pending;
     redis_op *ops;
@@ -628,14 +659,141 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     schedule_reconnect(r);
 }
 
+/* Lets go of the loop's side of a job (the last side frees it). */
+static void job_release(resolve_job *j)
+{
+    pthread_mutex_lock(&j->mtx);
+    j->wanted = false;
+    bool last = --j->refs == 0;
+    pthread_mutex_unlock(&j->mtx);
+    if (last) {
+        pthread_mutex_destroy(&j->mtx);
+        free(j);
+    }
+}
+
+static void *resolve_main(void *arg)
+{
+    resolve_job *j = arg;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res = NULL;
+    char addr[INET6_ADDRSTRLEN] = "", err[128] = "";
+    int rv = getaddrinfo(j->host, j->port, &hints, &res);
+    if (rv != 0) {
+        snprintf(err, sizeof(err), "%s", gai_strerror(rv));
+    } else {
+        rv =
+            getnameinfo(res->ai_addr, res->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
+        if (rv != 0) {
+            snprintf(err, sizeof(err), "%s", gai_strerror(rv));
+            addr[0] = '\0';
+        }
+        freeaddrinfo(res);
+    }
+    pthread_mutex_lock(&j->mtx);
+    memcpy(j->addr, addr, sizeof(addr));
+    memcpy(j->err, err, sizeof(err));
+    if (j->wanted) {
+        ev_async_send(j->loop, j->wake);
+    }
+    bool last = --j->refs == 0;
+    pthread_mutex_unlock(&j->mtx);
+    if (last) {
+        pthread_mutex_destroy(&j->mtx);
+        free(j);
+    }
+    return NULL;
+}
+
+static void connect_to(bsl_redis *r, const char *addr);
+
+/* The resolver thread answered (on the loop). */
+static void on_resolved(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    bsl_redis *r = w->data;
+    resolve_job *j = r->job;
+    if (j == NULL) {
+        return;
+    }
+    char addr[INET6_ADDRSTRLEN], err[128];
+    pthread_mutex_lock(&j->mtx);
+    memcpy(addr, j->addr, sizeof(addr));
+    memcpy(err, j->err, sizeof(err));
+    pthread_mutex_unlock(&j->mtx);
+    r->job = NULL;
+    job_release(j);
+    ev_async_stop(r->loop, &r->resolved);
+    if (r->state != ST_RESOLVING) {
+        return;
+    }
+    if (addr[0] == '\0') {
+        log_warn(r, "cannot resolve the Redis host", err);
+        bsl_counter_add(r->errors, 1);
+        schedule_reconnect(r);
+        return;
+    }
+    connect_to(r, addr);
+}
+
+/* Starts resolving r->host on a thread. Returns 0, or -1 when no thread could be made. */
+static int start_resolve(bsl_redis *r)
+{
+    resolve_job *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        return -1;
+    }
+    pthread_mutex_init(&j->mtx, NULL);
+    j->refs = 2; /* the loop's side and the thread's */
+    j->wanted = true;
+    j->loop = r->loop;
+    j->wake = &r->resolved;
+    snprintf(j->host, sizeof(j->host), "%s", r->host);
+    snprintf(j->port, sizeof(j->port), "%d", r->port);
+    /* Started before the thread: ev_async_start clears a send that came first. */
+    ev_async_start(r->loop, &r->resolved);
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rv = pthread_create(&t, &attr, resolve_main, j);
+    pthread_attr_destroy(&attr);
+    if (rv != 0) {
+        ev_async_stop(r->loop, &r->resolved);
+        pthread_mutex_destroy(&j->mtx);
+        free(j);
+        return -1;
+    }
+    r->job = j;
+    r->state = ST_RESOLVING;
+    return 0;
+}
+
 static void start_connect(bsl_redis *r)
 {
     if (r->state == ST_CLOSING) {
         return;
     }
     bsl_counter_add(r->reconnects, 1);
-    redisAsyncContext *ac = r->unix_path[0] != '\0' ? redisAsyncConnectUnix(r->unix_path)
-                                                    : redisAsyncConnect(r->host, r->port);
+    if (r->unix_path[0] != '\0') {
+        connect_to(r, NULL);
+        return;
+    }
+    /* A numeric address needs no resolution; a name is resolved off the loop (on failure to
+     * make a thread, hiredis resolves it, blocking the loop as before). */
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, r->host, buf) == 1 || inet_pton(AF_INET6, r->host, buf) == 1 ||
+        start_resolve(r) != 0) {
+        connect_to(r, r->host);
+    }
+}
+
+/* Connects to addr (NULL: the Unix socket). */
+static void connect_to(bsl_redis *r, const char *addr)
+{
+    redisAsyncContext *ac =
+        addr == NULL ? redisAsyncConnectUnix(r->unix_path) : redisAsyncConnect(addr, r->port);
     if (ac == NULL || ac->err) {
         if (ac != NULL) {
             log_warn(r, "cannot connect to Redis", ac->errstr);
@@ -691,6 +849,8 @@ int bsl_redis_create(bsl_redis **out, struct ev_loop *loop, const bsl_redis_opti
     r->connect_timer.data = r;
     ev_timer_init(&r->probe_timer, on_probe_timer, 0., 0.);
     r->probe_timer.data = r;
+    ev_async_init(&r->resolved, on_resolved);
+    r->resolved.data = r;
     r->state = ST_DISCONNECTED;
     start_connect(r);
     *out = r;
@@ -707,6 +867,11 @@ void bsl_redis_free(bsl_redis *r)
     ev_timer_stop(r->loop, &r->reconnect_timer);
     ev_timer_stop(r->loop, &r->connect_timer);
     ev_timer_stop(r->loop, &r->probe_timer);
+    if (r->job != NULL) {
+        job_release(r->job); /* the thread finishes alone and frees it */
+        r->job = NULL;
+    }
+    ev_async_stop(r->loop, &r->resolved);
     if (r->ac != NULL) {
         redisAsyncContext *ac = r->ac;
         r->ac = NULL;
