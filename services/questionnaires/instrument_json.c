@@ -339,7 +339,7 @@ static int parse_choices(jctx *c, json_t *o, const char *where, Boussole__V1__It
             return BSL_ENOMEM;
         }
         boussole__v1__choice__init(ch);
-        long long score;
+        long long score = 0;
         int rv;
         if ((rv = strict_keys(c, co, cwhere, keys)) != BSL_OK ||
             (rv = jstr(c, co, "value", true, cwhere, &ch->value)) != BSL_OK ||
@@ -392,7 +392,7 @@ static int parse_item(jctx *c, json_t *o, size_t i, Boussole__V1__Item **out)
         return BSL_ENOMEM;
     }
     boussole__v1__item__init(it);
-    char *kind;
+    char *kind = NULL;
     bool required = true, reverse = false, integer_only = false;
     long long lmin, lmax, min_sel, max_sel, max_len;
     int rv;
@@ -449,8 +449,8 @@ static int parse_root(jctx *c, json_t *root, Boussole__V1__Instrument *ins)
                                         "sections", "scales",      "items",        "likert_presets",
                                         NULL };
     int rv;
-    char *purpose;
-    long long version;
+    char *purpose = NULL;
+    long long version = 0;
     if ((rv = strict_keys(c, root, "instrument", keys)) != BSL_OK ||
         (rv = jstr(c, root, "id", true, "instrument", &ins->id)) != BSL_OK ||
         (rv = jint(c, root, "version", 0, "instrument", &version)) != BSL_OK ||

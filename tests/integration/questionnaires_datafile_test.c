@@ -42,7 +42,7 @@ static int teardown(void **state)
 static void copy_data(const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", env.dir, name);
-    char cmd[2400];
+    char cmd[4096];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s/services/questionnaires/data' '%s'", out,
              env.source, out);
     assert_int_equal(system(cmd), 0);
