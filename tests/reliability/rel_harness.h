@@ -466,9 +466,13 @@ typedef struct rel_req {
 typedef struct rel_load rel_load;
 /* Fills the slot's next request; false: the slot stops. */
 typedef bool (*rel_next_fn)(rel_load *l, int slot, rel_req *req);
-/* A request is over (resp->status < 0: no answer: -1 timeout, -2 connection). */
+/* A request is over (resp->status < 0: no answer: -1 timeout, -2 connection lost, -3 no
+ * connection). */
 typedef void (*rel_done_fn)(rel_load *l, int slot, const rel_req *req, const rel_resp *resp,
                             long long latency_us);
+/* Called on every turn of the engine's loop (at least every 50 ms): where a test acts (kills
+ * a process, cuts a network) while the load runs. */
+typedef void (*rel_tick_fn)(rel_load *l, long long now_us);
 
 typedef enum { RS_IDLE, RS_CONNECT, RS_SEND, RS_RECV, RS_STOPPED } rel_slot_state;
 
@@ -491,6 +495,7 @@ struct rel_load {
     int timeout_ms; /* per request */
     rel_next_fn next;
     rel_done_fn done;
+    rel_tick_fn tick; /* may be NULL */
     void *user;
     volatile int stop; /* set (from a callback, or a signal) to end the run */
     /* internal */
@@ -595,7 +600,7 @@ static void rel__start(rel_load *l, int i, long long now)
     if (s->fd < 0) {
         s->fd = rel_tcp_connect(l->host, l->port, true);
         if (s->fd < 0) {
-            rel__fail(l, i, -2);
+            rel__fail(l, i, -3);
             return;
         }
         s->st = RS_CONNECT;
@@ -612,7 +617,7 @@ static void rel__io(rel_load *l, int i, short revents)
         socklen_t el = sizeof(err);
         getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el);
         if (err != 0 || (revents & (POLLERR | POLLHUP))) {
-            rel__fail(l, i, -2);
+            rel__fail(l, i, -3);
             return;
         }
         s->st = RS_SEND;
@@ -677,6 +682,10 @@ REL_FN void rel_load_run(rel_load *l, long long duration_ms)
     bool draining = false;
     for (;;) {
         long long now = rel_now_us();
+        if (l->tick != NULL) {
+            l->tick(l, now);
+            now = rel_now_us();
+        }
         if (!draining && (l->stop || (end && now >= end))) {
             draining = true;
             l->stop = 1;
@@ -727,6 +736,18 @@ REL_FN void rel_load_run(rel_load *l, long long duration_ms)
         }
     }
     free(pfd);
+}
+
+/* Whether slot i has a request written out and waiting for its answer. */
+REL_FN bool rel_load_awaiting(const rel_load *l, int i)
+{
+    return l->slots[i].st == RS_RECV;
+}
+
+/* The request slot i is working on (valid while it is not idle). */
+REL_FN rel_req *rel_load_req(rel_load *l, int i)
+{
+    return &l->slots[i].req;
 }
 
 /* A JSON POST request of the Connect protocol for the load engine. */
