@@ -359,6 +359,18 @@ GWH_FN void gwh_gateway_start(te_env *te, te_proc *p, const char *name, const ch
     gwh_wait(p, false);
 }
 
+/* SIGTERM, then the exit status (0 after a clean drain; under the sanitizers, a leak makes it
+ * non-zero). */
+GWH_FN int gwh_stop(te_proc *p)
+{
+    te_signal(p, SIGTERM);
+    int st = te_wait(p, 15000);
+    if (st != 0) {
+        fprintf(stderr, "%s exited with %d (see %s)\n", p->name, st, p->log);
+    }
+    return st;
+}
+
 /* Runs a command line; returns its trimmed stdout (malloc'd) and its exit status. */
 GWH_FN char *gwh_run(const char *cmd, int *status)
 {
