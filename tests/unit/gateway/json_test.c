@@ -352,6 +352,116 @@ static void strings_escape_and_utf8(void **state)
     gw_buf_free(&b);
 }
 
+/* ---- maps ----------------------------------------------------------------------------------
+ * None of our protos has a map yet, so the test declares one by hand, as protoc-c would for
+ *     message Tagged { map<string, int64> labels = 1; }
+ */
+typedef struct {
+    ProtobufCMessage base;
+    char *key;
+    int64_t value;
+} labels_entry;
+
+typedef struct {
+    ProtobufCMessage base;
+    size_t n_labels;
+    labels_entry **labels;
+} tagged;
+
+extern const ProtobufCMessageDescriptor labels_entry_descriptor, tagged_descriptor;
+
+static void labels_entry_init(labels_entry *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->base.descriptor = &labels_entry_descriptor;
+    m->key = (char *)protobuf_c_empty_string;
+}
+
+static void tagged_init(tagged *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->base.descriptor = &tagged_descriptor;
+}
+
+static const ProtobufCFieldDescriptor labels_entry_fields[] = {
+    { "key", 1, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING, 0, offsetof(labels_entry, key), NULL,
+      &protobuf_c_empty_string, 0, 0, NULL, NULL },
+    { "value", 2, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_INT64, 0, offsetof(labels_entry, value),
+      NULL, NULL, 0, 0, NULL, NULL },
+};
+static const unsigned labels_entry_sorted[] = { 0, 1 };
+static const ProtobufCIntRange labels_entry_ranges[] = { { 1, 0 }, { 0, 2 } };
+const ProtobufCMessageDescriptor labels_entry_descriptor = {
+    PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+    "test.Tagged.LabelsEntry",
+    "LabelsEntry",
+    "Test__Tagged__LabelsEntry",
+    "test",
+    sizeof(labels_entry),
+    2,
+    labels_entry_fields,
+    labels_entry_sorted,
+    1,
+    labels_entry_ranges,
+    (ProtobufCMessageInit)labels_entry_init,
+    NULL,
+    NULL,
+    NULL,
+};
+
+static const ProtobufCFieldDescriptor tagged_fields[] = {
+    { "labels", 1, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_MESSAGE, offsetof(tagged, n_labels),
+      offsetof(tagged, labels), &labels_entry_descriptor, NULL, 0, 0, NULL, NULL },
+};
+static const unsigned tagged_sorted[] = { 0 };
+static const ProtobufCIntRange tagged_ranges[] = { { 1, 0 }, { 0, 1 } };
+const ProtobufCMessageDescriptor tagged_descriptor = {
+    PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+    "test.Tagged",
+    "Tagged",
+    "Test__Tagged",
+    "test",
+    sizeof(tagged),
+    1,
+    tagged_fields,
+    tagged_sorted,
+    1,
+    tagged_ranges,
+    (ProtobufCMessageInit)tagged_init,
+    NULL,
+    NULL,
+    NULL,
+};
+
+static void maps(void **state)
+{
+    (void)state;
+    assert_true(gw_json_is_map_entry(&labels_entry_descriptor));
+    assert_false(gw_json_is_map_entry(&tagged_descriptor));
+    tagged *t = (tagged *)decode_ok(&tagged_descriptor, "{\"labels\":{\"a\":\"1\",\"b\":-2}}");
+    assert_int_equal(t->n_labels, 2);
+    assert_string_equal(t->labels[0]->key, "a");
+    assert_true(t->labels[0]->value == 1);
+    assert_string_equal(t->labels[1]->key, "b");
+    assert_true(t->labels[1]->value == -2);
+    char *out = encode(&t->base, 0);
+    assert_string_equal(out, "{\"labels\":{\"a\":\"1\",\"b\":\"-2\"}}");
+    free(out);
+    /* The binary form is the repeated entries protobuf defines for maps. */
+    uint8_t buf[64];
+    size_t n = protobuf_c_message_pack(&t->base, buf);
+    tagged *back = (tagged *)protobuf_c_message_unpack(&tagged_descriptor, NULL, n, buf);
+    assert_non_null(back);
+    assert_int_equal(back->n_labels, 2);
+    protobuf_c_message_free_unpacked(&back->base, NULL);
+    gw_json_error e = decode_bad(&tagged_descriptor, "{\"labels\":[1]}", 0);
+    assert_non_null(strstr(e.why, "a map"));
+    e = decode_bad(&tagged_descriptor, "{\"labels\":{\"a\":null}}", 0);
+    assert_string_equal(e.path, "labels.a");
+    e = decode_bad(&tagged_descriptor, "{\"labels\":{\"a\":\"x\"}}", 0);
+    assert_string_equal(e.path, "labels.a");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +473,7 @@ int main(void)
         cmocka_unit_test(errors_name_the_field),
         cmocka_unit_test(hostile_text),
         cmocka_unit_test(strings_escape_and_utf8),
+        cmocka_unit_test(maps),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
