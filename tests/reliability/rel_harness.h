@@ -834,7 +834,7 @@ REL_FN long rel_rss_kb(pid_t pid)
 
 typedef struct rel_proc {
     char name[64];
-    char log[1024];
+    char log[1200];
     char *argv[48];
     pid_t pid;
 } rel_proc;
