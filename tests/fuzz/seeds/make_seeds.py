@@ -298,6 +298,48 @@ def request_seeds():
         write(d, "seed-%03d" % i, r)
 
 
+# ---- raw HTTP (fuzz_gateway_http) --------------------------------------------------------------
+
+def http_seeds():
+    d = target_dir("fuzz_gateway_http")
+
+    def req(method, path, headers, body=b"", mode=0):
+        h = "".join("%s\r\n" % x for x in headers)
+        if isinstance(body, str):
+            body = body.encode()
+        return bytes([mode]) + ("%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (method, path, h)).encode() + body
+
+    rpc = "/boussole.v1.SessionService/GetBilan"
+    j = '{"id":"%s"}' % BILAN
+    common = ["Content-Type: application/json", "Connect-Protocol-Version: 1",
+              "Authorization: Bearer @c"]
+    seeds = [
+        req("POST", rpc, common + ["Content-Length: %d" % len(j)], j),
+        req("POST", rpc, common + ["Transfer-Encoding: chunked"],
+            "5\r\n{\"id\"\r\n%x\r\n%s\r\n0\r\nX-Trailer: 1\r\n\r\n" % (len(j) - 5, j[5:])),
+        req("POST", rpc, common + ["Content-Length: %d" % len(j), "Expect: 100-continue"], j),
+        req("POST", rpc, common + ["Content-Length: %d" % len(j)], j) +
+        req("POST", rpc, common + ["Content-Length: %d" % len(j)], j)[1:] +
+        req("GET", "/healthz", [])[1:],
+        req("POST", rpc, common + ["Content-Length: 5", "Transfer-Encoding: chunked"], "5\r\n{}{}{\r\n0\r\n\r\n"),
+        req("POST", rpc, common + ["Transfer-Encoding: chunked"], "zz\r\n{}\r\n0\r\n\r\n"),
+        req("POST", rpc, common + ["Transfer-Encoding: chunked"], "ffffffffffffffff\r\n"),
+        req("POST", rpc, common + ["Content-Length: 99999999999"], "{}"),
+        req("POST", rpc, common + ["Content-Length: 100"], "{\"id\":"),
+        req("POST", "/boussole.v1.SessionService/CreateBilan", common + ["Idempotency-Key: k-1",
+            "Connect-Timeout-Ms: 3000", "X-Request-Id: r-1", "Content-Length: 2"], "{}", mode=0x80),
+        req("GET", "/boussole.v1.SessionService/GetBilan?connect=v1&encoding=json&message=%7B%7D",
+            ["Authorization: Bearer @b"], mode=5),
+        req("OPTIONS", rpc, ["Origin: https://app.example.org", "Access-Control-Request-Method: POST"]),
+        req("GET", "/metrics", []),
+        req("GET", "/openapi.json", []),
+        b"\x00GET / HTTP/1.0\r\n\r\n",
+        b"\x00\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
+    ]
+    for i, r in enumerate(seeds):
+        write(d, "seed-%03d" % i, r)
+
+
 # ---- instruments --------------------------------------------------------------------------------
 
 KINDS = {"likert": "ITEM_KIND_LIKERT", "single_choice": "ITEM_KIND_SINGLE_CHOICE",
@@ -451,4 +493,5 @@ if __name__ == "__main__":
     json_seeds()
     jwt_seeds()
     request_seeds()
+    http_seeds()
     instrument_seeds()
