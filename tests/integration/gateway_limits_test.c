@@ -263,8 +263,8 @@ static void rate_limit(void **state)
     assert_int_equal(count(r.raw, "HTTP/1.1 200"), 3);
     assert_int_equal(count(r.raw, "HTTP/1.1 429"), 1);
     gwh_resp_free(&r);
-    /* Two seconds later, a token is back. */
-    te_sleep_ms(2100);
+    /* Two seconds later a token is back (waited with a margin: the test may be slowed). */
+    te_sleep_ms(3000);
     assert_int_equal(gwh_post(gw_rate.port, "boussole.v1.SessionService/GetBilan", beneficiary,
                               get_body(), NULL, &r),
                      200);
@@ -300,8 +300,19 @@ static void in_flight_cap(void **state)
         calls[i] = (slow_call){ .port = gw.port };
         pthread_create(&th[i], NULL, call_thread, &calls[i]);
     }
-    te_sleep_ms(500);
+    /* Wait until the gateway counts the three calls in flight (a loaded machine may take a
+     * while to start the threads). */
     gwh_resp r;
+    for (int i = 0; i < 200; i++) {
+        gwh_http(gw.port, "GET", "/metrics", NULL, NULL, 0, &r);
+        bool three =
+            strstr(r.body, "bsl_gateway_requests_in_flight{service=\"gateway\"} 3\n") != NULL;
+        gwh_resp_free(&r);
+        if (three) {
+            break;
+        }
+        te_sleep_ms(25);
+    }
     int st =
         gwh_post(gw.port, "boussole.v1.SessionService/GetBilan", beneficiary, get_body(), NULL, &r);
     te_signal(&sessions, SIGCONT);
