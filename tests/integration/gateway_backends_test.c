@@ -230,11 +230,20 @@ static void sigterm_drains(void **state)
     slow_call c = { .port = gw->port };
     pthread_t th;
     pthread_create(&th, NULL, call_thread, &c);
-    te_sleep_ms(300);
+    gwh_resp r;
+    for (int i = 0; i < 200; i++) { /* until the gateway counts it */
+        gwh_http(gw->port, "GET", "/metrics", NULL, NULL, 0, &r);
+        bool one =
+            strstr(r.body, "bsl_gateway_requests_in_flight{service=\"gateway\"} 1\n") != NULL;
+        gwh_resp_free(&r);
+        if (one) {
+            break;
+        }
+        te_sleep_ms(25);
+    }
     /* ...when the gateway is asked to stop. */
     te_signal(gw, SIGTERM);
     te_sleep_ms(200);
-    gwh_resp r;
     assert_int_equal(gwh_http(gw->port, "GET", "/readyz", NULL, NULL, 0, &r), 503);
     assert_non_null(strstr(r.body, "draining"));
     gwh_resp_free(&r);
