@@ -716,6 +716,61 @@ static void probes_metrics_openapi(void **state)
     gwh_resp_free(&r);
 }
 
+/* ---- clients that go away ----------------------------------------------------------------- */
+
+static void clients_that_go_away(void **state)
+{
+    (void)state;
+    char auth[4096], req[8192];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", beneficiary);
+    /* Mid-body: ten bytes of a hundred, then the connection closes. */
+    int fd = gwh_connect(gw.port);
+    assert_true(fd >= 0);
+    int n = snprintf(req, sizeof(req),
+                     "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\n%s\r\nContent-Length: 100\r\n\r\n"
+                     "{\"id\":\"abc",
+                     auth);
+    assert_true(gwh_write_all(fd, req, (size_t)n));
+    te_sleep_ms(100);
+    close(fd);
+    /* Mid-chunk. */
+    fd = gwh_connect(gw.port);
+    n = snprintf(req, sizeof(req),
+                 "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\n%s\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "40\r\n{\"id\"",
+                 auth);
+    assert_true(gwh_write_all(fd, req, (size_t)n));
+    te_sleep_ms(100);
+    close(fd);
+    /* While the backend works: the service is stopped, the client leaves, the service answers
+     * into the void. */
+    te_signal(&sessions, SIGSTOP);
+    fd = gwh_connect(gw.port);
+    char body[128];
+    int blen = snprintf(body, sizeof(body), "{\"id\":\"%s\"}", bilan_id);
+    n = snprintf(req, sizeof(req),
+                 "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\n%s\r\nContent-Length: %d\r\n\r\n%s",
+                 auth, blen, body);
+    assert_true(gwh_write_all(fd, req, (size_t)n));
+    te_sleep_ms(300);
+    close(fd);
+    te_sleep_ms(100);
+    te_signal(&sessions, SIGCONT);
+    te_sleep_ms(300);
+    /* The gateway is fine, and counts nothing still in flight. */
+    gwh_resp r;
+    assert_int_equal(
+        gwh_post(gw.port, "boussole.v1.SessionService/GetBilan", beneficiary, get_body(), NULL, &r),
+        200);
+    gwh_resp_free(&r);
+    assert_int_equal(gwh_http(gw.port, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+    assert_non_null(strstr(r.body, "bsl_gateway_requests_in_flight{service=\"gateway\"} 0\n"));
+    gwh_resp_free(&r);
+}
+
 static void exits_cleanly(void **state)
 {
     (void)state;
@@ -739,6 +794,7 @@ int main(void)
         cmocka_unit_test(protocol_errors),
         cmocka_unit_test(chunked_and_continue),
         cmocka_unit_test(probes_metrics_openapi),
+        cmocka_unit_test(clients_that_go_away),
         cmocka_unit_test(exits_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
