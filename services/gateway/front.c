@@ -101,10 +101,19 @@ void gw__req_free(gw_req *r)
 
 /* ---- the body ------------------------------------------------------------------------ */
 
+/* Every read (and the 100 Continue write) gets what is left of the body's time: a client that
+ * declares a body and stalls does not hold a request and its buffer forever. */
+static void set_timeout(gw_req *r)
+{
+    double left = r->body_deadline - mono_now();
+    nng_aio_set_timeout(r->io, left > 0.001 ? (nng_duration)(left * 1000) : 1);
+}
+
 static void read_into(gw_req *r, void *dst, size_t n)
 {
     nng_iov iov = { .iov_buf = dst, .iov_len = n };
     nng_aio_set_iov(r->io, 1, &iov);
+    set_timeout(r);
     nng_http_conn_read_all(r->conn, r->io);
 }
 
@@ -240,7 +249,7 @@ static void on_io(void *arg)
     int rv = nng_aio_result(r->io);
     size_t n = nng_aio_count(r->io);
     if (rv != 0) {
-        r->body_error = GW_BODY_IO;
+        r->body_error = rv == NNG_ETIMEDOUT ? GW_BODY_TIMEOUT : GW_BODY_IO;
         r->close = true;
         post(r);
         return;
@@ -320,11 +329,13 @@ static void start_body(gw_req *r, nng_http_req *req)
         return;
     }
     r->body_cap = chunked ? 0 : len;
+    r->body_deadline = r->t0 + r->g->cfg.body_timeout_ms / 1e3;
     if (r->expect_continue) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         r->rd = RD_CONTINUE;
         nng_iov iov = { .iov_buf = (void *)cont, .iov_len = sizeof(cont) - 1 };
         nng_aio_set_iov(r->io, 1, &iov);
+        set_timeout(r);
         nng_http_conn_write_all(r->conn, r->io);
         return;
     }
@@ -459,6 +470,11 @@ static void answer_body_error(gw_req *r)
     case GW_BODY_MEMORY:
         gw__respond_error(r, 503, BSL_STATUS_UNAVAILABLE, "out of memory", NULL, 0, NULL);
         return;
+    case GW_BODY_TIMEOUT:
+        snprintf(msg, sizeof(msg), "the request body did not arrive within %u ms",
+                 r->g->cfg.body_timeout_ms);
+        gw__respond_error(r, 408, BSL_STATUS_DEADLINE_EXCEEDED, msg, NULL, 0, NULL);
+        return;
     case GW_BODY_IO:
     case GW_BODY_OK:
         break;
@@ -535,6 +551,8 @@ static const char *reason(int status)
         return "Content Too Large";
     case 431:
         return "Request Header Fields Too Large";
+    case 408:
+        return "Request Timeout";
     case 429:
         return "Too Many Requests";
     default:

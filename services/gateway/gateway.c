@@ -124,6 +124,9 @@ int gw_gateway_create(gw_gateway **out, struct ev_loop *loop, const gw_config *c
     if (g->cfg.max_body_bytes == 0) {
         g->cfg.max_body_bytes = 1 << 20;
     }
+    if (g->cfg.body_timeout_ms == 0) {
+        g->cfg.body_timeout_ms = 10000;
+    }
     if (g->cfg.max_deadline_ms == 0) {
         g->cfg.max_deadline_ms = 60000;
     }
@@ -270,9 +273,10 @@ static void on_drain_timer(struct ev_loop *loop, ev_timer *w, int revents)
     drain_finish(g);
 }
 
-/* After the last answer, nng still has to write it: the server stops only after a quiet
- * moment, or the answer would be cut with its connection. */
-#define DRAIN_QUIET_S 0.25
+/* After the last answer, nng still has to write it (on its threads, which a loaded machine may
+ * not run at once): the server stops only after a quiet second, or the answer would be cut
+ * with its connection. nng tells nobody when a response has been written. */
+#define DRAIN_QUIET_S 1.0
 
 static void on_quiet(struct ev_loop *loop, ev_timer *w, int revents)
 {

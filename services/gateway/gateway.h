@@ -38,6 +38,7 @@ typedef struct gw_config {
     gw_jwt_options jwt;        /* bearer token verification */
     const char *cors_origins;  /* comma-separated origins, "*" or "" */
     size_t max_body_bytes;     /* larger request bodies get resource_exhausted */
+    uint32_t body_timeout_ms;  /* a body not in by then gets 408 (slow or stalled clients) */
     double rate_limit;         /* requests per second per client; 0: no limit */
     double rate_burst;
     size_t rate_clients;      /* clients remembered by the limiter */

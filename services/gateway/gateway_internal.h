@@ -39,6 +39,7 @@ typedef enum {
     GW_BODY_BAD_FRAMING, /* bad Content-Length, both framings, broken chunked encoding */
     GW_BODY_UNSUPPORTED, /* a Transfer-Encoding other than chunked */
     GW_BODY_IO,          /* the connection failed while reading */
+    GW_BODY_TIMEOUT,     /* the body did not arrive within body_timeout_ms */
     GW_BODY_URI,         /* the request line is too long */
     GW_BODY_HEADER,      /* a header we need is too long */
     GW_BODY_MEMORY,
@@ -98,6 +99,7 @@ struct gw_req {
     size_t line_len;
     size_t chunk_left;
     size_t trailer_bytes;
+    double body_deadline; /* monotonic seconds by which the whole body must be in */
 
     /* on the loop */
     const bsl_method_info *m;

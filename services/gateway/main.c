@@ -36,6 +36,7 @@ static bsl_option options[] = {
     { "jwt-cache", "4096", "verified tokens cached (0: none)", 0 },
     { "cors-origins", "", "origins allowed to call from browsers, comma-separated, or *", 0 },
     { "max-body-bytes", "1048576", "largest request body", 0 },
+    { "body-timeout-ms", "10000", "time a client has to send its request body", 0 },
     { "rate-limit", "20", "requests per second per client (0: no limit)", 0 },
     { "rate-burst", "40", "requests a client may send at once", 0 },
     { "max-deadline-ms", "60000", "longest deadline a caller may ask for", 0 },
@@ -102,10 +103,12 @@ static bool parse_double(const char *name, double min, double max, double *out, 
 /* Reads the options into cfg; the JWT key is loaded into *key (caller frees). */
 static int configure(gw_config *cfg, uint8_t **key, char *err, size_t errlen)
 {
-    uint32_t leeway, cache, body, deadline, in_flight;
+    uint32_t leeway = 0, cache = 0, body = 0, body_timeout = 0, deadline = 0, in_flight = 0;
     if (bsl_option_u32(options, N_OPTIONS, "jwt-leeway-s", 0, 3600, &leeway, err, errlen) ||
         bsl_option_u32(options, N_OPTIONS, "jwt-cache", 0, 1u << 20, &cache, err, errlen) ||
         bsl_option_u32(options, N_OPTIONS, "max-body-bytes", 1024, 64u << 20, &body, err, errlen) ||
+        bsl_option_u32(options, N_OPTIONS, "body-timeout-ms", 1, 600000, &body_timeout, err,
+                       errlen) ||
         bsl_option_u32(options, N_OPTIONS, "max-deadline-ms", 1, 3600000, &deadline, err, errlen) ||
         bsl_option_u32(options, N_OPTIONS, "max-in-flight", 0, 1u << 20, &in_flight, err, errlen) ||
         !parse_double("rate-limit", 0, 1e6, &cfg->rate_limit, err, errlen) ||
@@ -120,6 +123,7 @@ static int configure(gw_config *cfg, uint8_t **key, char *err, size_t errlen)
     cfg->tls.ca_file = opt("tls-ca");
     cfg->cors_origins = opt("cors-origins");
     cfg->max_body_bytes = body;
+    cfg->body_timeout_ms = body_timeout;
     cfg->max_deadline_ms = deadline;
     cfg->max_in_flight = in_flight;
     const char *tff = opt("trust-forwarded-for");

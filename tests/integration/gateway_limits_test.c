@@ -48,7 +48,8 @@ static int setup(void **state)
     const char *rate[] = { "--rate-limit=0.5", "--rate-burst=3", "--trust-forwarded-for=true",
                            NULL };
     gwh_gateway_start(&env, &gw_rate, "gateway-rate", sessions.url, rate);
-    const char *small[] = { "--rate-limit=0", "--max-body-bytes=2048", NULL };
+    const char *small[] = { "--rate-limit=0", "--max-body-bytes=2048", "--body-timeout-ms=500",
+                            NULL };
     gwh_gateway_start(&env, &gw_small, "gateway-small", sessions.url, small);
     counselor = gwh_token(&env, "c-marie", "counselor", "org-lumiere", "");
     beneficiary = gwh_token(&env, "b-jeanne", "beneficiary", "", "");
@@ -200,6 +201,39 @@ static void body_size_limit(void **state)
                  "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
                  "Content-Type: application/json\r\nContent-Length: -5\r\n\r\n{");
     assert_int_equal(gwh_raw(gw_small.port, req, (size_t)n, &r), 400);
+    gwh_resp_free(&r);
+}
+
+/* A client that announces a body and stalls is let go after the body timeout (500 ms here),
+ * whatever the framing: nng closes a connection whose read timed out, so the answer is the
+ * connection closing rather than a 408. */
+static void stalled_bodies(void **state)
+{
+    (void)state;
+    char req[2048];
+    gwh_resp r;
+    int n = snprintf(req, sizeof(req),
+                     "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":\"");
+    long long t0 = te_now_ms();
+    int st = gwh_raw(gw_small.port, req, (size_t)n, &r); /* reads until the connection closes */
+    long long waited = te_now_ms() - t0;
+    assert_true(st == 408 || (st == -1 && r.raw_len == 0));
+    assert_true(waited >= 400 && waited < 10000); /* let go, at the timeout, not before */
+    gwh_resp_free(&r);
+    n = snprintf(req, sizeof(req),
+                 "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5\r\n{\"id\"\r\n");
+    t0 = te_now_ms();
+    st = gwh_raw(gw_small.port, req, (size_t)n, &r);
+    assert_true(st == 408 || (st == -1 && r.raw_len == 0));
+    assert_true(te_now_ms() - t0 < 10000);
+    gwh_resp_free(&r);
+    /* A body that arrives in time is not cut short by the timer. */
+    assert_int_equal(gwh_post(gw_small.port, "boussole.v1.SessionService/GetBilan", beneficiary,
+                              get_body(), NULL, &r),
+                     200);
     gwh_resp_free(&r);
 }
 
@@ -424,10 +458,15 @@ static void exits_cleanly(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cors_preflight),   cmocka_unit_test(cors_actual_requests),
-        cmocka_unit_test(body_size_limit),  cmocka_unit_test(rate_limit),
-        cmocka_unit_test(in_flight_cap),    cmocka_unit_test(ids_and_traces_reach_the_service),
-        cmocka_unit_test(idempotency_keys), cmocka_unit_test(one_log_line_per_request),
+        cmocka_unit_test(cors_preflight),
+        cmocka_unit_test(cors_actual_requests),
+        cmocka_unit_test(body_size_limit),
+        cmocka_unit_test(stalled_bodies),
+        cmocka_unit_test(rate_limit),
+        cmocka_unit_test(in_flight_cap),
+        cmocka_unit_test(ids_and_traces_reach_the_service),
+        cmocka_unit_test(idempotency_keys),
+        cmocka_unit_test(one_log_line_per_request),
         cmocka_unit_test(exits_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
