@@ -19,6 +19,12 @@ test) want+=("${test_pkgs[@]}") ;;
 bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
 esac
 
+# Node.js may come from NodeSource (npm included) or from Debian (npm separate): ask for npm
+# only when it is not there.
+if [ "${1:-build}" != build ] && ! command -v npm >/dev/null 2>&1; then
+    want+=(npm)
+fi
+
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
