@@ -886,6 +886,7 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows as it comes, also through a pipe */
     const char *build = need_env("BSL_BUILD_DIR");
     const char *dir = need_env("BSL_REL_DIR");
     char run_dir[700], sum[800];
