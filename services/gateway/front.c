@@ -509,10 +509,10 @@ static void on_loop(void *arg)
     if (gw_meta_request_id_ok(r->h.request_id)) {
         snprintf(r->request_id, sizeof(r->request_id), "%s", r->h.request_id);
     } else {
-        gw_ids_hex(&g->ids, r->request_id, 8);
+        bsl_fastid_hex(&g->ids, r->request_id, 8);
     }
     if (!gw_meta_traceparent(r->h.traceparent, r->trace_id, r->parent_id)) {
-        gw_ids_hex(&g->ids, r->trace_id, 16);
+        bsl_fastid_hex(&g->ids, r->trace_id, 16);
         r->parent_id[0] = '\0';
     }
     r->cors = gw_cors_allowed(g->cors, r->h.origin);

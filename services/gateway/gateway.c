@@ -120,7 +120,7 @@ int gw_gateway_create(gw_gateway **out, struct ev_loop *loop, const gw_config *c
     g->cfg = *cfg;
     pthread_mutex_init(&g->mtx, NULL);
     ev_timer_init(&g->drain_timer, NULL, 0., 0.);
-    gw_ids_seed(&g->ids);
+    bsl_fastid_seed(&g->ids);
     if (g->cfg.max_body_bytes == 0) {
         g->cfg.max_body_bytes = 1 << 20;
     }

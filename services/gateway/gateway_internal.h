@@ -18,6 +18,7 @@
 #include "boussole/arena.h"
 #include "boussole/client.h"
 #include "boussole/evnng.h"
+#include "boussole/fastid.h"
 #include "boussole/schema.h"
 #include "connect.h"
 #include "cors.h"
@@ -138,7 +139,7 @@ struct gw_gateway {
     gw_jwt *jwt;
     gw_ratelimit *limiter;
     gw_cors *cors;
-    gw_ids ids;    /* request and trace ids (loop) */
+    bsl_fastid ids; /* request and trace ids (loop) */
     char *openapi; /* the document, built once */
     size_t openapi_len;
     unsigned active; /* requests handed to the loop and not answered */

@@ -17,20 +17,6 @@
 /* A client's X-Request-Id is kept when it is 1 to 64 characters of [A-Za-z0-9._:-]. */
 bool gw_meta_request_id_ok(const char *v);
 
-/* Request and trace ids must be unique, not secret: they come from a fast generator
- * (xoshiro256**) seeded once from the system's, which keeps a getrandom() call off every
- * request. One generator per thread of use. */
-typedef struct gw_ids {
-    uint64_t s[4];
-} gw_ids;
-
-/* Seeds a generator from the system's random source. */
-void gw_ids_seed(gw_ids *g);
-
-/* 2*nbytes lowercase hex digits and a NUL into out: 8 bytes for a request id, 16 for a trace
- * id. */
-void gw_ids_hex(gw_ids *g, char *out, size_t nbytes);
-
 /* Parses "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>" (lowercase, ids not all
  * zeros; a later version may append fields). trace_id gets 33 bytes, parent_id 17. */
 bool gw_meta_traceparent(const char *v, char *trace_id, char *parent_id);

@@ -22,6 +22,7 @@
 #include "boussole/arena.h"
 #include "boussole/err.h"
 #include "boussole/evnng.h"
+#include "boussole/fastid.h"
 #include "boussole/id.h"
 
 #include <sodium.h>
@@ -128,7 +129,7 @@ struct bsl_client {
     nng_tls_config *tls[MAX_TARGETS];
     resolver res;
     bool closing;
-    uint64_t rng[4]; /* xoshiro256** state for request ids, trace ids and idempotency keys */
+    bsl_fastid ids; /* request ids, trace ids and generated idempotency keys */
 };
 
 static void dispatch(ccall *k);
@@ -820,42 +821,6 @@ static void dispatch(ccall *k)
     send_to(k, r);
 }
 
-/* Request ids, trace ids and generated idempotency keys must be unique, not secret: a fast
- * generator seeded once from the system's keeps a getrandom() call off every call. */
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t next_random(bsl_client *c)
-{
-    uint64_t *s = c->rng;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-static void fast_hex(bsl_client *c, char *out, size_t nbytes)
-{
-    static const char digits[] = "0123456789abcdef";
-    uint64_t v = 0;
-    for (size_t i = 0; i < nbytes; i++) {
-        if (i % 8 == 0) {
-            v = next_random(c);
-        }
-        out[2 * i] = digits[(v >> 4) & 15];
-        out[2 * i + 1] = digits[v & 15];
-        v >>= 8;
-    }
-    out[2 * nbytes] = '\0';
-}
-
 static char *adup(bsl_arena *a, const char *s)
 {
     return bsl_arena_strdup(a, s ? s : "");
@@ -898,10 +863,10 @@ static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *pa
     k->req.metadata = &k->md;
     char rid[33], tid[33];
     if (opts->request_id == NULL || opts->request_id[0] == '\0') {
-        fast_hex(c, rid, 8);
+        bsl_fastid_hex(&c->ids, rid, 8);
     }
     if (opts->trace_id == NULL || opts->trace_id[0] == '\0') {
-        fast_hex(c, tid, 16);
+        bsl_fastid_hex(&c->ids, tid, 16);
     }
     k->req.request_id = adup(ar, opts->request_id && opts->request_id[0] ? opts->request_id : rid);
     k->md.trace_id = adup(ar, opts->trace_id && opts->trace_id[0] ? opts->trace_id : tid);
@@ -917,7 +882,7 @@ static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *pa
     } else if (m->idempotency == BSL_IDEMPOTENCY_UNKNOWN) {
         /* Generated once per call, so that every resend of this call carries the same key. */
         char key[33];
-        fast_hex(c, key, 16);
+        bsl_fastid_hex(&c->ids, key, 16);
         k->md.idempotency_key = adup(ar, key);
     } else {
         k->md.idempotency_key = adup(ar, "");
@@ -1014,7 +979,7 @@ int bsl_client_create(bsl_client **out, struct ev_loop *loop, const bsl_client_o
     }
     c->loop = loop;
     c->o = *o;
-    randombytes_buf(c->rng, sizeof(c->rng));
+    bsl_fastid_seed(&c->ids);
     snprintf(c->name, sizeof(c->name), "%s", o->name ? o->name : "client");
     c->o.name = c->name;
     c->o.target = NULL;

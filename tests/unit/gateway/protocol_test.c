@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "boussole/arena.h"
+#include "boussole/fastid.h"
 #include "boussole/status.h"
 #include "connect.h"
 #include "meta.h"
@@ -217,11 +218,11 @@ static void metadata(void **state)
     assert_null(gw_meta_bearer("Bearer   ", &len));
     assert_null(gw_meta_bearer("Bearerx abc", &len));
 
-    gw_ids ids;
-    gw_ids_seed(&ids);
+    bsl_fastid ids;
+    bsl_fastid_seed(&ids);
     char a[33], b[33];
-    gw_ids_hex(&ids, a, 16);
-    gw_ids_hex(&ids, b, 16);
+    bsl_fastid_hex(&ids, a, 16);
+    bsl_fastid_hex(&ids, b, 16);
     assert_int_equal(strlen(a), 32);
     assert_int_equal(strspn(a, "0123456789abcdef"), 32);
     assert_string_not_equal(a, b);
