@@ -816,6 +816,14 @@ static int cmd_valgrind(const char *build, const char *dir)
         hostile_4xx += st >= 400 && st < 500;
         rel_resp_free(&r);
     }
+    /* A request-target ending in a percent escape: nng 1.5.2's URI canonicalisation reads (and
+     * may write) past its copy of the URI (tests/reliability/README.md, findings). valgrind
+     * sees the read at once; this request stays here until nng is fixed. */
+    rel_resp raw;
+    int raw_st = rel_conn_request(&c, "GET", "/boussole.v1.SessionService/GetBilan%7D", NULL, NULL,
+                                  0, 30000, &raw);
+    hostile_4xx += raw_st >= 400 && raw_st < 500;
+    rel_resp_free(&raw);
     rel_conn_free(&c);
     /* A short load: the soak's mix on this bilan. */
     static soak k;
@@ -835,7 +843,7 @@ static int cmd_valgrind(const char *build, const char *dir)
     l.user = &k;
     rel_load_run(&l, atoi(env_or("BSL_VALGRIND_LOAD_SECONDS", "8")) * 1000LL);
     rel_load_free(&l);
-    printf("under valgrind: the bilan's %s, %d of 6 hostile requests refused with a 4xx, %llu "
+    printf("under valgrind: the bilan's %s, %d of 7 hostile requests refused with a 4xx, %llu "
            "calls of load (%llu errors%s%s)\n",
            "flow", hostile_4xx, k.ok + k.errors, k.errors, k.errors ? ": " : "", k.first_error);
 
@@ -868,7 +876,7 @@ static int cmd_valgrind(const char *build, const char *dir)
         free(text);
     }
     rel_stop(&redis, 5000);
-    check(hostile_4xx == 6, "hostile requests refused under valgrind");
+    check(hostile_4xx == 7, "hostile requests refused under valgrind");
     check(k.errors == 0 && k.ok > 20, "the load under valgrind (%llu calls, %llu errors)", k.ok,
           k.errors);
     free(cou);

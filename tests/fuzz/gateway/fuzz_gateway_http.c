@@ -12,6 +12,7 @@
  * 5 s; a crash, a sanitizer report or a hang fails.
  */
 #define _GNU_SOURCE /* memmem */
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <unistd.h>
@@ -45,6 +46,18 @@ static void start(void)
     pthread_detach(t);
 }
 
+/* Known and reported (tests/reliability/README.md, findings): nng 1.5.2 decodes a
+ * request-target ending in a percent escape ("%7D") past the end of its copy of the URI,
+ * corrupting the heap a few thousand requests later. The valgrind pass of the reliability stage
+ * fails on it deterministically; here such an escape is defused ('%' becomes '~') so that the
+ * fuzzer looks for other bugs. Remove once nng is fixed. */
+static bool escape_ends_target(const char *p, size_t left)
+{
+    return left >= 3 && p[0] == '%' && isxdigit((unsigned char)p[1]) &&
+           isxdigit((unsigned char)p[2]) &&
+           (left == 3 || p[3] == ' ' || p[3] == '\r' || p[3] == '\n' || p[3] == '\t');
+}
+
 /* The input with its token placeholders replaced (malloc'd). */
 static char *expand(const uint8_t *data, size_t len, size_t *out_len)
 {
@@ -68,7 +81,7 @@ static char *expand(const uint8_t *data, size_t len, size_t *out_len)
             cap *= 2;
             out = realloc(out, cap);
         }
-        out[n++] = (char)data[i];
+        out[n++] = escape_ends_target((const char *)data + i, len - i) ? '~' : (char)data[i];
     }
     *out_len = n;
     return out;
