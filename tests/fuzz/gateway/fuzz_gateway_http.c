@@ -98,15 +98,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     atomic_store(&backend_mode, data[0]);
     size_t n;
     char *req = expand(data + 1, len - 1, &n);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            close(fd); /* thousands of connections a second: wait for a free local port */
+            fd = -1;
+            usleep(10000);
+        }
+    }
+    if (fd < 0) {
         abort();
     }
+    /* Closed with a reset once the answer is read, so that no local port waits in TIME_WAIT. */
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     /* Send what the server takes; it may close early (a refused request): still read. */
     size_t off = 0;
     while (off < n) {
