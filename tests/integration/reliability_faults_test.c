@@ -28,6 +28,20 @@
 
 #define MAX_ACKED 20000
 
+/* The environment of the test running: its teardown stops every process of it, also when the
+ * test failed half-way. */
+static te_env *running;
+
+static int stop_env(void **state)
+{
+    (void)state;
+    if (running != NULL) {
+        te_fini(running);
+        running = NULL;
+    }
+    return 0;
+}
+
 static const char *day(int days)
 {
     static char bufs[4][16];
@@ -210,6 +224,7 @@ static void redis_killed_under_writes(void **state)
     static te_env env;
     static te_proc sessions, questionnaires, gw;
     te_init(&env, "reliability_faults_redis");
+    running = &env;
     env.redis_aof = true; /* appendonly yes, appendfsync always */
     te_redis_start(&env);
     te_service_start(&env, &sessions, "sessions", NULL);
@@ -497,6 +512,7 @@ static void replicas_killed_and_stopped(void **state)
     static te_env env;
     static te_proc a, b, gw;
     te_init(&env, "reliability_faults_replicas");
+    running = &env;
     te_redis_start(&env);
     te_service_start(&env, &a, "sessions", NULL);
     te_service_start(&env, &b, "sessions", NULL);
@@ -603,6 +619,7 @@ static void gateway_stopped_under_load(void **state)
     static te_env env;
     static te_proc sessions, gw;
     te_init(&env, "reliability_faults_shutdown");
+    running = &env;
     te_redis_start(&env);
     te_service_start(&env, &sessions, "sessions", NULL);
     const char *gargs[] = { "--rate-limit=0", "--grace-ms=10000", NULL };
@@ -653,9 +670,9 @@ int main(void)
 {
     bsl_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(redis_killed_under_writes),
-        cmocka_unit_test(replicas_killed_and_stopped),
-        cmocka_unit_test(gateway_stopped_under_load),
+        cmocka_unit_test_teardown(redis_killed_under_writes, stop_env),
+        cmocka_unit_test_teardown(replicas_killed_and_stopped, stop_env),
+        cmocka_unit_test_teardown(gateway_stopped_under_load, stop_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

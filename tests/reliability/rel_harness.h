@@ -500,6 +500,7 @@ struct rel_load {
     volatile int stop; /* set (from a callback, or a signal) to end the run */
     /* internal */
     rel_slot *slots;
+    int rr; /* the slot that starts first at the next turn */
     long long next_release_us;
     unsigned long long started, answered;
 };
@@ -692,11 +693,19 @@ REL_FN void rel_load_run(rel_load *l, long long duration_ms)
         }
         int busy = 0, live = 0;
         long long wake = now + 50000;
+        /* Idle slots start in turn from where the last start left off: paced to a rate, the
+         * first slots would otherwise take every turn. */
+        for (int k = 0; k < l->n_slots && !draining; k++) {
+            int i = (l->rr + k) % l->n_slots;
+            if (l->slots[i].st == RS_IDLE) {
+                rel__start(l, i, now);
+                if (l->slots[i].st != RS_IDLE) {
+                    l->rr = (i + 1) % l->n_slots;
+                }
+            }
+        }
         for (int i = 0; i < l->n_slots; i++) {
             rel_slot *s = &l->slots[i];
-            if (s->st == RS_IDLE && !draining) {
-                rel__start(l, i, now);
-            }
             if (s->st != RS_IDLE && s->st != RS_STOPPED && now >= s->deadline_us) {
                 rel__fail(l, i, -1);
             }
