@@ -185,11 +185,6 @@ static int cmd_netcut(const char *build, const char *dir)
     snprintf(route, sizeof(route), "--sessions-url=tcp://%s:7101,tcp://%s:7101", host_s1, host_s2);
     const char *gargs[] = { route, "--questionnaires-url=", "--syntheses-url=", NULL };
     stack_gateway(&s, &gw, "gateway", in_gw, host_gw, 8080, gargs);
-    FILE *pids = fopen(env_or("BSL_REL_PIDS", "/dev/null"), "a");
-    if (pids != NULL) {
-        fprintf(pids, "%d\n%d\n%d\n%d\n", (int)redis.pid, (int)s1.pid, (int)s2.pid, (int)gw.pid);
-        fclose(pids);
-    }
 
     cut c;
     memset(&c, 0, sizeof(c));

@@ -69,9 +69,15 @@ net_made=0
 cleanup() {
     local rc=$?
     set +e
+    # What the driver started and left running (it kills its own at exit; this is for a driver
+    # that was itself killed): only processes that are still ours, never a recycled pid.
     if [ -f "$OUT/pids" ]; then
         while read -r pid; do
-            [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+            [ -n "$pid" ] && [ -d "/proc/$pid" ] || continue
+            if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$B/" ||
+                readlink "/proc/$pid/cwd" 2>/dev/null | grep -qF "$OUT/"; then
+                kill -KILL "$pid" 2>/dev/null
+            fi
         done <"$OUT/pids"
     fi
     if [ "$net_made" = 1 ]; then

@@ -29,6 +29,40 @@ static void stack_init(stack *s, const char *build, const char *dir)
     s->ready_ms = 20000;
 }
 
+/* Every process started, so that none outlives the driver, even when it dies on a failed
+ * check (rel_die exits): an atexit handler kills what is still running, and each pid goes to
+ * $BSL_REL_PIDS, which run.sh's trap reads. */
+#define STACK_MAX_PROCS 32
+static rel_proc *stack_procs[STACK_MAX_PROCS];
+static int stack_n_procs;
+
+static void stack_kill_all(void)
+{
+    for (int i = 0; i < stack_n_procs; i++) {
+        if (stack_procs[i]->pid > 0) {
+            kill(stack_procs[i]->pid, SIGKILL);
+            waitpid(stack_procs[i]->pid, NULL, 0);
+            stack_procs[i]->pid = 0;
+        }
+    }
+}
+
+static void stack_track(rel_proc *p)
+{
+    if (stack_n_procs == 0) {
+        atexit(stack_kill_all);
+    }
+    if (stack_n_procs < STACK_MAX_PROCS) {
+        stack_procs[stack_n_procs++] = p;
+    }
+    const char *file = getenv("BSL_REL_PIDS");
+    FILE *f = file ? fopen(file, "a") : NULL;
+    if (f != NULL) {
+        fprintf(f, "%d\n", (int)p->pid);
+        fclose(f);
+    }
+}
+
 /* argv = wrap (NULL-terminated, may be NULL) + rest (NULL-terminated). */
 static void stack_spawn(stack *s, rel_proc *p, const char *name, const char *const *wrap,
                         const char *const *rest, const char *const *env)
@@ -45,6 +79,7 @@ static void stack_spawn(stack *s, rel_proc *p, const char *name, const char *con
     char log[1100];
     snprintf(log, sizeof(log), "%s/%s.log", s->dir, name);
     rel_spawn(p, name, log, argv, env);
+    stack_track(p);
 }
 
 /* redis-server on host:port (appendfsync always when aof). Waits for PING. */
