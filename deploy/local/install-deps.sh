@@ -6,6 +6,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev
             libnng-dev libev-dev libhiredis-dev libsodium-dev libjansson-dev libjwt-dev
+            libmicrohttpd-dev
             libcairo2-dev libpango1.0-dev fonts-dejavu-core zlib1g-dev redis-server redis-tools
             curl)
 test_pkgs=(libcmocka-dev nodejs openssl clang libclang-rt-14-dev libfuzzer-14-dev poppler-utils wrk jq
