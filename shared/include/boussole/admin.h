@@ -1,10 +1,11 @@
 /*
- * The admin HTTP port every service serves beside its RPC port (nng's HTTP server):
+ * The admin HTTP port every service serves beside its RPC port (libmicrohttpd):
  *   GET /healthz  200 while the process is alive;
  *   GET /readyz   200 when ready for calls (the readiness callback says), 503 with the reason
  *                 otherwise;
  *   GET /metrics  the metrics registry in Prometheus text format.
- * Handlers run on nng's threads: the readiness callback must be thread-safe (read atomics).
+ * Handlers run on the admin server's own thread: the readiness callback must be thread-safe
+ * (read atomics).
  */
 #ifndef BOUSSOLE_ADMIN_H
 #define BOUSSOLE_ADMIN_H
