@@ -1,6 +1,7 @@
 /* ListSynthesisAccessLog: the beneficiary reads who read their synthesis. The log is a Redis
  * stream appended by the scripts that read the document (load.c, scripts.c); the API has no
  * way to change or remove an entry. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,10 +96,14 @@ static void on_entries(const redisReply *reply, int err, void *arg)
         syn_fail_err(ctx, err, "reading the access log");
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_ARRAY ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER) {
         syn_fail(ctx, BSL_STATUS_INTERNAL, "unexpected answer from Redis");
         return;
     }
+    long long dropped = reply->element[1]->integer;
+    reply = reply->element[0];
     bsl_arena *a = bsl_call_arena(ctx->call);
     uint32_t size = in->page && in->page->page_size ? in->page->page_size : 20;
     Boussole__V1__ListSynthesisAccessLogResponse out =
@@ -118,6 +123,7 @@ static void on_entries(const redisReply *reply, int err, void *arg)
     }
     out.next_page_token =
         out.n_entries == size && out.n_entries > 0 ? out.entries[out.n_entries - 1]->id : "";
+    out.dropped_entries = dropped > 0 ? (uint64_t)dropped : 0;
     syn_reply(ctx, &out.base);
 }
 
@@ -131,8 +137,12 @@ static void access_log_begin(syn_ctx *ctx)
     if (in->page != NULL && in->page->page_token[0] != '\0') {
         snprintf(start, sizeof(start), "(%s", in->page->page_token);
     }
-    int rv = bsl_redis_command(ctx->app->redis, bsl_call_remaining_ms(ctx->call), on_entries, ctx,
-                               "XRANGE %s %s + COUNT %u", key, start, size);
+    char count[16];
+    snprintf(count, sizeof(count), "%u", size);
+    const char *argv[] = { key, start, count };
+    size_t lens[] = { strlen(key), strlen(start), strlen(count) };
+    int rv = bsl_redis_eval(ctx->app->redis, ctx->app->scripts.access_page,
+                            bsl_call_remaining_ms(ctx->call), on_entries, ctx, 1, 3, argv, lens);
     if (rv != BSL_OK) {
         syn_fail_err(ctx, rv, "reading the access log");
     }

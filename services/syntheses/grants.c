@@ -222,9 +222,9 @@ static void create_begin(syn_ctx *ctx)
                            state, token_hash, member, max };
     size_t lens[10];
     for (size_t i = 0; i < 10; i++) {
-        lens[i] = strlen(argv[i]);
+        /* argv[5] is sealed, binary, not NUL-terminated: its length is known, never strlen'd. */
+        lens[i] = i == 5 ? sealed_len : strlen(argv[i]);
     }
-    lens[5] = sealed_len;
     int rv =
         bsl_redis_eval(ctx->app->redis, ctx->app->scripts.grant_create,
                        bsl_call_remaining_ms(ctx->call), on_grant_created, ctx, 4, 10, argv, lens);

@@ -33,6 +33,13 @@
 
 #define SYN_KEY_MAX 224
 
+/* The access log of one bilan keeps about this many reads (XADD MAXLEN ~): every read is
+ * logged, as the law asks, but a front end polling a synthesis every few seconds must not grow
+ * Redis without bound until the retention sweep erases the bilan. 100,000 reads of ~170 bytes
+ * are ~17 MB at most per bilan; ListSynthesisAccessLog says how many older entries were
+ * dropped. */
+#define SYN_ACCESS_LOG_MAX "100000"
+
 #define SYN_KEY_HELD         "syntheses:held"
 #define SYN_KEY_SWEEP_LOCK   "syntheses:sweep:lock"
 #define SYN_KEY_DESTRUCTIONS "syntheses:destructions"

@@ -222,9 +222,8 @@ static void on_consent_indexed(const redisReply *reply, int err, void *arg)
     };
     size_t lens[7];
     for (size_t i = 0; i < 7; i++) {
-        lens[i] = strlen(argv[i]);
+        lens[i] = i == 4 ? n : strlen(argv[i]); /* argv[4] is sealed, binary */
     }
-    lens[4] = n;
     int rv = bsl_redis_eval(ctx->app->redis, ctx->app->scripts.consent,
                             bsl_call_remaining_ms(ctx->call), on_consented, ctx, 2, 7, argv, lens);
     if (rv != BSL_OK) {

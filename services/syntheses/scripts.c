@@ -9,6 +9,7 @@
  * Grant state strings are "create_ms|expire_ms|revoke_ms|kind|section mask|grantee".
  */
 #include "boussole/err.h"
+#include "keys.h"
 #include "syntheses.h"
 
 /* KEYS: header, revs. ARGV: id, beneficiary, counselor, organisation, now, sealed content of
@@ -36,7 +37,8 @@ static const char load_lua[] =
     "if not c[1] or not c[2] then return redis.error_reply('NOT_FOUND no such revision') end\n"
     "if ARGV[2] == '1' then\n"
     "  local ver = string.match(c[2], '^(%d+)|') or '0'\n"
-    "  redis.call('XADD', KEYS[3], '*', 'ms', ARGV[3], 'reader', ARGV[4], 'role', ARGV[5],\n"
+    "  redis.call('XADD', KEYS[3], 'MAXLEN', '~', " SYN_ACCESS_LOG_MAX ", '*', 'ms', ARGV[3],\n"
+    "    'reader', ARGV[4], 'role', ARGV[5],\n"
     "    'ver', ver, 'rev', rev, 'grants', '', 'channel', ARGV[6], 'sections', ARGV[7])\n"
     "end\n"
     "return {h, rev, c[1], c[2], c[3] or ''}\n";
@@ -193,7 +195,8 @@ static const char grant_revoke_lua[] =
     "local fms = redis.call('HGET', KEYS[1], 'v' .. lf .. ':final_ms')\n"                          \
     "local c = redis.call('HGET', KEYS[2], 'c' .. rev)\n"                                          \
     "if not c then return redis.error_reply('NOT_FOUND no such revision') end\n"                   \
-    "redis.call('XADD', KEYS[#KEYS], '*', 'ms', ARGV[2], 'reader', ARGV[4], 'role',\n"             \
+    "redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', " SYN_ACCESS_LOG_MAX ", '*', 'ms', ARGV[2],\n" \
+    "  'reader', ARGV[4], 'role',\n"                                                               \
     "  ARGV[5], 'ver', lf, 'rev', rev, 'grants', table.concat(ids, ','), 'channel',\n"             \
     "  ARGV[3], 'sections', tostring(mask))\n"                                                     \
     "return {ids, states, tostring(mask), lf, rev, fms, c}\n"
@@ -303,7 +306,8 @@ static const char export_lua[] =
     "    end\n"
     "  end\n"
     "  local ver = redis.call('HGET', KEYS[1], 'version')\n"
-    "  redis.call('XADD', KEYS[6], '*', 'ms', ARGV[2], 'reader', ARGV[3], 'role', ARGV[4],\n"
+    "  redis.call('XADD', KEYS[6], 'MAXLEN', '~', " SYN_ACCESS_LOG_MAX ", '*', 'ms', ARGV[2],\n"
+    "    'reader', ARGV[3], 'role', ARGV[4],\n"
     "    'ver', ver, 'rev', tostring(cur), 'grants', '', 'channel', ARGV[5], 'sections',\n"
     "    ARGV[6])\n"
     "end\n"
@@ -351,6 +355,19 @@ static const char hold_lua[] =
     "end\n"
     "return 1\n";
 
+/* KEYS: the access log. ARGV: start, count. A page of the log, and how many of its oldest
+ * entries the length cap (SYN_ACCESS_LOG_MAX) has dropped: entries ever added minus entries
+ * kept. */
+static const char access_page_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return {{}, 0} end\n"
+    "local info = redis.call('XINFO', 'STREAM', KEYS[1])\n"
+    "local added, length = 0, 0\n"
+    "for i = 1, #info, 2 do\n"
+    "  if info[i] == 'entries-added' then added = info[i + 1] end\n"
+    "  if info[i] == 'length' then length = info[i + 1] end\n"
+    "end\n"
+    "return {redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2]), added - length}\n";
+
 int syn_scripts_add(syn_app *app)
 {
     const struct {
@@ -378,6 +395,7 @@ int syn_scripts_add(syn_app *app)
         { erase_facts_lua, &app->scripts.erase_facts },
         { hold_lua, &app->scripts.hold },
         { export_lua, &app->scripts.export },
+        { access_page_lua, &app->scripts.access_page },
     };
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rv = bsl_redis_script_add(app->redis, all[i].body, all[i].out);

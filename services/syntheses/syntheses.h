@@ -90,6 +90,7 @@ typedef struct syn_scripts {
     bsl_redis_script *erase_facts;
     bsl_redis_script *hold;
     bsl_redis_script *export;
+    bsl_redis_script *access_page;
 } syn_scripts;
 
 typedef struct syn_app {

@@ -82,9 +82,8 @@ static void on_indexed(const redisReply *reply, int err, void *arg)
                            op->meta };
     size_t lens[9];
     for (size_t i = 0; i < 9; i++) {
-        lens[i] = strlen(argv[i]);
+        lens[i] = i == 7 ? op->sealed_len : strlen(argv[i]); /* argv[7] is sealed, binary */
     }
-    lens[7] = op->sealed_len;
     int rv = bsl_redis_eval(ctx->app->redis, ctx->app->scripts.draft,
                             bsl_call_remaining_ms(ctx->call), on_drafted, ctx, 2, 9, argv, lens);
     if (rv != BSL_OK) {
@@ -293,10 +292,9 @@ static void save_loaded(syn_ctx *ctx, syn_loaded *l)
                            max };
     size_t lens[9];
     for (size_t i = 0; i < 9; i++) {
-        lens[i] = strlen(argv[i]);
+        /* argv[3] and argv[5] are sealed, binary */
+        lens[i] = i == 3 ? sealed_len : i == 5 ? note_len : strlen(argv[i]);
     }
-    lens[3] = sealed_len;
-    lens[5] = note_len;
     int rv = bsl_redis_eval(ctx->app->redis, ctx->app->scripts.commit,
                             bsl_call_remaining_ms(ctx->call), on_committed, ctx, 2, 9, argv, lens);
     if (rv != BSL_OK) {
