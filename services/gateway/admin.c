@@ -16,7 +16,7 @@ static const char TEXT[] = "text/plain; charset=utf-8";
 
 void gw__healthz(gw_req *r)
 {
-    gw__respond(r, 200, TEXT, "ok\n", 3, NULL);
+    gw__respond_static(r, 200, TEXT, "ok\n", 3, NULL);
 }
 
 void gw__metrics(gw_req *r)
@@ -24,16 +24,15 @@ void gw__metrics(gw_req *r)
     size_t len = 0;
     char *text = bsl_metrics_render(r->g->metrics, &len);
     if (text == NULL) {
-        gw__respond(r, 500, TEXT, "out of memory\n", 14, NULL);
+        gw__respond_static(r, 500, TEXT, "out of memory\n", 14, NULL);
         return;
     }
-    gw__respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, NULL);
-    free(text);
+    gw__respond_owned(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, NULL);
 }
 
 void gw__openapi(gw_req *r)
 {
-    gw__respond(r, 200, "application/json", r->g->openapi, r->g->openapi_len, NULL);
+    gw__respond_static(r, 200, "application/json", r->g->openapi, r->g->openapi_len, NULL);
 }
 
 void gw__preflight(gw_req *r)
@@ -51,7 +50,7 @@ void gw__preflight(gw_req *r)
         r->cors = false;
         static const char refused[] = "CORS preflight refused: origin, method or headers not "
                                       "allowed\n";
-        gw__respond(r, 403, TEXT, refused, sizeof(refused) - 1, NULL);
+        gw__respond_static(r, 403, TEXT, refused, sizeof(refused) - 1, NULL);
         return;
     }
     r->cors = true;
@@ -111,7 +110,7 @@ static void on_probe(const bsl_reply *rep, void *arg)
 }
 
 /* Asks Health/Check(service) of the given backends; `done` runs once every answer is in (the
- * request stays alive until then, whatever happens to its client). */
+ * request, its connection suspended, waits until then). */
 static void fanout(gw_req *r, const gw_backend *const *backends, size_t n, const char *service,
                    fanout_done done)
 {
@@ -158,12 +157,8 @@ static size_t all_backends(const gw_gateway *g, const gw_backend **out)
 
 static void readyz_done(gw_req *r)
 {
-    if (!gw__req_alive(r)) {
-        gw__req_drop(r);
-        return;
-    }
     if (r->fanout_ok) {
-        gw__respond(r, 200, TEXT, "ready\n", 6, NULL);
+        gw__respond_static(r, 200, TEXT, "ready\n", 6, NULL);
         return;
     }
     char *body = bsl_arena_printf(r->arena, "not ready: %s\n", r->fanout_why);
@@ -174,7 +169,7 @@ void gw__readyz(gw_req *r)
 {
     gw_gateway *g = r->g;
     if (g->draining) {
-        gw__respond(r, 503, TEXT, "not ready: draining\n", 20, NULL);
+        gw__respond_static(r, 503, TEXT, "not ready: draining\n", 20, NULL);
         return;
     }
     const gw_backend *b[GW_MAX_BACKENDS];
@@ -193,10 +188,6 @@ static void health_answer(gw_req *r, Boussole__V1__ServingStatus st)
 
 static void health_done(gw_req *r)
 {
-    if (!gw__req_alive(r)) {
-        gw__req_drop(r);
-        return;
-    }
     health_answer(r, r->fanout_ok && !r->g->draining
                          ? BOUSSOLE__V1__SERVING_STATUS__SERVING_STATUS_SERVING
                          : BOUSSOLE__V1__SERVING_STATUS__SERVING_STATUS_NOT_SERVING);

@@ -1,13 +1,16 @@
 /*
- * nng's side of the gateway: the HTTP handler and the request body, on nng's threads, then the
- * hand-over to the loop and, from the loop, the answer.
+ * A request's life, on the loop: libmicrohttpd's callbacks (the request line, the headers, the
+ * body, the end of the answer), routing, the answer, metrics and the log line.
  *
- * Ownership of a request: the handler creates it and links it into g->live; it belongs to
- * whichever side currently works on it (the body reader on nng's threads, then the loop), and
- * only the loop frees it. The handler's aio is shared with nng, which may cancel it when the
- * connection closes: r->aio is taken under g->mtx by whoever completes it first (the loop's
- * answer or the cancel routine), so it is completed exactly once.
+ * MHD calls, for each request: gw__on_uri once the request line is in (the request is created
+ * here, with the request-target as the client sent it: MHD's own decoding of the path stops at
+ * an escaped NUL, so the gateway decodes it itself, see target.h); gw__on_request once the
+ * headers are in, then once per piece of body, then once the body is complete, when the request
+ * is dispatched; gw__on_completed when the answer has been sent or the connection has failed.
+ * A request waiting for its backends has its connection suspended (MHD_suspend_connection);
+ * the answer resumes it, and MHD calls gw__on_request again, which queues the answer.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,63 +28,54 @@ static double mono_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void on_loop(void *arg);
+/* ---- the request object ---------------------------------------------------------------- */
 
-static void post(gw_req *r)
+gw_req *gw__req_new(gw_gateway *g, const char *target)
 {
-    bsl_evnng_post(r->g->bridge, &r->task);
-}
-
-/* ---- cancellation -------------------------------------------------------------------- */
-
-/* nng cancels the handler's aio when the connection closes or the server stops. */
-static void on_cancel(nng_aio *aio, void *arg, int rv)
-{
-    gw_gateway *g = arg;
-    pthread_mutex_lock(&g->mtx);
-    gw_req *r = nng_aio_get_input(aio, 3);
-    bool mine = r != NULL && r->aio == aio;
-    if (mine) {
-        r->aio = NULL;
-        nng_aio_set_input(aio, 3, NULL);
+    gw_req *r = calloc(1, sizeof(*r));
+    if (r == NULL || (r->arena = bsl_arena_create()) == NULL) {
+        free(r);
+        return NULL;
     }
-    pthread_mutex_unlock(&g->mtx);
-    if (mine) {
-        /* The request itself stays with whoever works on it; the loop frees it. */
-        nng_aio_finish(aio, rv);
+    r->g = g;
+    r->t0 = mono_now();
+    r->metric_id = g->metric_other;
+    r->code = BSL_STATUS_OK;
+    size_t n = strlen(target);
+    if (n > GW_URI_MAX) {
+        r->body_error = GW_BODY_URI;
+        r->close = true;
+        target = "/";
+        n = 1;
     }
-}
-
-bool gw__req_alive(gw_req *r)
-{
-    pthread_mutex_lock(&r->g->mtx);
-    bool alive = r->aio != NULL;
-    pthread_mutex_unlock(&r->g->mtx);
-    return alive;
-}
-
-/* Takes the handler's aio, if still there. */
-static nng_aio *take_aio(gw_req *r)
-{
-    gw_gateway *g = r->g;
-    pthread_mutex_lock(&g->mtx);
-    nng_aio *aio = r->aio;
-    if (aio != NULL) {
-        r->aio = NULL;
-        nng_aio_set_input(aio, 3, NULL);
+    r->target = bsl_arena_strndup(r->arena, target, n);
+    char *path = bsl_arena_alloc(r->arena, n + 1);
+    if (r->target == NULL || path == NULL) {
+        r->body_error = GW_BODY_MEMORY;
+        r->target = "/";
+        r->path = "/";
+        r->query = "";
+    } else {
+        r->path_status = gw_target_split(r->target, path, n + 1, &r->query);
+        r->path = path;
+        if (r->path_status != GW_PATH_OK) {
+            /* For messages and the log: the path as sent, not a half-decoded one. */
+            size_t plen = strcspn(r->target, "?");
+            memcpy(path, r->target, plen);
+            path[plen] = '\0';
+        }
     }
-    pthread_mutex_unlock(&g->mtx);
-    return aio;
+    r->next = g->live;
+    if (g->live != NULL) {
+        g->live->prev = r;
+    }
+    g->live = r;
+    return r;
 }
 
 void gw__req_free(gw_req *r)
 {
     gw_gateway *g = r->g;
-    nng_aio *aio = take_aio(r);
-    if (aio != NULL) {
-        nng_aio_finish(aio, NNG_ECLOSED); /* nng closes the connection */
-    }
-    pthread_mutex_lock(&g->mtx);
     if (r->prev != NULL) {
         r->prev->next = r->next;
     } else {
@@ -90,356 +84,291 @@ void gw__req_free(gw_req *r)
     if (r->next != NULL) {
         r->next->prev = r->prev;
     }
-    pthread_mutex_unlock(&g->mtx);
-    if (r->io != NULL) {
-        nng_aio_free(r->io); /* its callback has run: it is what handed r to the loop */
+    if (r->response != NULL) {
+        MHD_destroy_response(r->response); /* ours; MHD holds its own while it sends */
     }
+    bool answered = r->answered;
     free(r->body);
     bsl_arena_free(r->arena);
     free(r);
-}
-
-/* ---- the body ------------------------------------------------------------------------ */
-
-/* Every read (and the 100 Continue write) gets what is left of the body's time: a client that
- * declares a body and stalls does not hold a request and its buffer forever. */
-static void set_timeout(gw_req *r)
-{
-    double left = r->body_deadline - mono_now();
-    nng_aio_set_timeout(r->io, left > 0.001 ? (nng_duration)(left * 1000) : 1);
-}
-
-static void read_into(gw_req *r, void *dst, size_t n)
-{
-    nng_iov iov = { .iov_buf = dst, .iov_len = n };
-    nng_aio_set_iov(r->io, 1, &iov);
-    set_timeout(r);
-    nng_http_conn_read_all(r->conn, r->io);
-}
-
-static void body_fail(gw_req *r, gw_body_error e)
-{
-    r->body_error = e;
-    r->close = true; /* the rest of the body is still on the wire */
-    post(r);
-}
-
-static bool body_reserve(gw_req *r, size_t more)
-{
-    size_t need = r->body_len + more;
-    if (need <= r->body_cap) {
-        return true;
+    if (answered) {
+        gw__answer_sent(g);
     }
-    size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
-    while (cap < need) {
-        cap *= 2;
-    }
-    uint8_t *b = realloc(r->body, cap);
-    if (b == NULL) {
-        return false;
-    }
-    r->body = b;
-    r->body_cap = cap;
-    return true;
 }
 
-static void begin_body(gw_req *r)
+void gw__req_headers(gw_req *r, const char *method,
+                     const char *(*header)(void *ctx, const char *name), void *ctx)
 {
-    if (r->rd == RD_LENGTH) {
-        read_into(r, r->body, r->body_cap);
+    static const struct {
+        const char *name;
+        size_t off;
+    } wanted[] = {
+        { "Content-Type", offsetof(gw_headers, content_type) },
+        { "Content-Encoding", offsetof(gw_headers, content_encoding) },
+        { "Authorization", offsetof(gw_headers, authorization) },
+        { "Connect-Protocol-Version", offsetof(gw_headers, connect_version) },
+        { "Connect-Timeout-Ms", offsetof(gw_headers, connect_timeout) },
+        { "Origin", offsetof(gw_headers, origin) },
+        { "X-Request-Id", offsetof(gw_headers, request_id) },
+        { "Traceparent", offsetof(gw_headers, traceparent) },
+        { "Idempotency-Key", offsetof(gw_headers, idempotency_key) },
+    };
+    size_t mlen = strlen(method);
+    if (mlen < sizeof(r->method)) {
+        memcpy(r->method, method, mlen + 1);
     } else {
-        /* Chunked: a size line is at least "0\r\n"; read that much, then byte by byte, so
-         * that nothing past the body (a pipelined request) is consumed. */
-        r->rd = RD_CH_LINE;
-        r->line_len = 0;
-        read_into(r, r->line, 3);
+        snprintf(r->method, sizeof(r->method), "%s", "?"); /* no method of ours is that long */
     }
-}
-
-static void chunk_line(gw_req *r, bool after_data)
-{
-    if (after_data) {
-        if (r->line_len < 2 || r->line[0] != '\r' || r->line[1] != '\n') {
-            body_fail(r, GW_BODY_BAD_FRAMING);
-            return;
-        }
-        memmove(r->line, r->line + 2, r->line_len - 2);
-        r->line_len -= 2;
+    gw_headers *h = &r->h;
+    for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+        *(const char **)((char *)h + wanted[i].off) = header(ctx, wanted[i].name);
     }
-    uint8_t *nl = memchr(r->line, '\n', r->line_len);
-    if (nl == NULL) {
-        if (r->line_len >= GW_CHUNK_LINE - 1) {
-            body_fail(r, GW_BODY_BAD_FRAMING);
-            return;
-        }
-        read_into(r, r->line + r->line_len, 1);
-        return;
-    }
-    if (nl != r->line + r->line_len - 1 || r->line_len < 3 || nl[-1] != '\r') {
-        body_fail(r, GW_BODY_BAD_FRAMING);
-        return;
-    }
-    size_t size = 0, digits = 0;
-    for (size_t i = 0; i < r->line_len - 2 && r->line[i] != ';'; i++) {
-        int c = r->line[i], v;
-        if (c >= '0' && c <= '9') {
-            v = c - '0';
-        } else if (c >= 'a' && c <= 'f') {
-            v = c - 'a' + 10;
-        } else if (c >= 'A' && c <= 'F') {
-            v = c - 'A' + 10;
-        } else if (c == ' ' || c == '\t') {
-            continue; /* whitespace before extensions */
-        } else {
-            body_fail(r, GW_BODY_BAD_FRAMING);
-            return;
-        }
-        if (++digits > 15) {
-            body_fail(r, GW_BODY_TOO_BIG);
-            return;
-        }
-        size = size * 16 + (size_t)v;
-    }
-    if (digits == 0) {
-        body_fail(r, GW_BODY_BAD_FRAMING);
-        return;
-    }
-    if (size == 0) {
-        r->rd = RD_CH_TRAILER;
-        r->line_len = 0;
-        read_into(r, r->line, 2);
-        return;
-    }
-    if (r->body_len + size > r->g->cfg.max_body_bytes) {
-        body_fail(r, GW_BODY_TOO_BIG);
-        return;
-    }
-    if (!body_reserve(r, size)) {
-        body_fail(r, GW_BODY_MEMORY);
-        return;
-    }
-    r->rd = RD_CH_DATA;
-    r->chunk_left = size;
-    read_into(r, r->body + r->body_len, size);
-}
-
-static void trailer(gw_req *r)
-{
-    if (r->line_len == 2 && r->line[0] == '\r' && r->line[1] == '\n') {
-        r->rd = RD_IDLE;
-        post(r); /* the whole body is in */
-        return;
-    }
-    if (r->trailer_bytes > GW_TRAILERS_MAX || r->line_len >= GW_CHUNK_LINE - 1) {
-        body_fail(r, GW_BODY_BAD_FRAMING);
-        return;
-    }
-    if (r->line_len >= 2 && r->line[r->line_len - 2] == '\r' && r->line[r->line_len - 1] == '\n') {
-        r->line_len = 0; /* a trailer field: ignored; next line */
-        read_into(r, r->line, 2);
-        return;
-    }
-    read_into(r, r->line + r->line_len, 1);
-}
-
-/* nng's thread: one read (or the 100 Continue write) finished. */
-static void on_io(void *arg)
-{
-    gw_req *r = arg;
-    int rv = nng_aio_result(r->io);
-    size_t n = nng_aio_count(r->io);
-    if (rv != 0) {
-        r->body_error = rv == NNG_ETIMEDOUT ? GW_BODY_TIMEOUT : GW_BODY_IO;
-        r->close = true;
-        post(r);
-        return;
-    }
-    switch (r->rd) {
-    case RD_CONTINUE:
-        r->rd = r->body_cap > 0 ? RD_LENGTH : RD_CH_LINE;
-        begin_body(r);
-        return;
-    case RD_LENGTH:
-        r->body_len = r->body_cap;
-        r->rd = RD_IDLE;
-        post(r);
-        return;
-    case RD_CH_LINE:
-        r->line_len += n;
-        chunk_line(r, false);
-        return;
-    case RD_CH_DATA:
-        r->body_len += n;
-        /* CRLF after the data, then at least "0\r\n" of the next size line. */
-        r->rd = RD_CH_AFTER;
-        read_into(r, r->line, 5);
-        return;
-    case RD_CH_AFTER:
-        r->rd = RD_CH_LINE;
-        r->line_len = n;
-        chunk_line(r, true);
-        return;
-    case RD_CH_TRAILER:
-        r->line_len += n;
-        r->trailer_bytes += n;
-        trailer(r);
-        return;
-    case RD_IDLE:
-        break;
-    }
-    body_fail(r, GW_BODY_BAD_FRAMING);
-}
-
-/* Decides how to take the body from the headers, and starts. Posts r when done. */
-static void start_body(gw_req *r, nng_http_req *req)
-{
-    const char *cl = nng_http_req_get_header(req, "Content-Length");
-    const char *te = nng_http_req_get_header(req, "Transfer-Encoding");
-    bool chunked = false;
-    size_t len = 0;
-    if (te != NULL) {
-        if (cl != NULL) {
-            body_fail(r, GW_BODY_BAD_FRAMING); /* both framings: a smuggling attempt */
-            return;
-        }
-        if (strcasecmp(te, "chunked") != 0) {
-            body_fail(r, GW_BODY_UNSUPPORTED);
-            return;
-        }
-        chunked = true;
-    } else if (cl != NULL) {
-        size_t n = strlen(cl);
-        if (n == 0 || n > 19 || strspn(cl, "0123456789") != n) {
-            body_fail(r, GW_BODY_BAD_FRAMING);
-            return;
-        }
-        unsigned long long v = strtoull(cl, NULL, 10);
-        if (v > r->g->cfg.max_body_bytes) {
-            body_fail(r, GW_BODY_TOO_BIG);
-            return;
-        }
-        len = (size_t)v;
-    }
-    if (!chunked && len == 0) {
-        post(r);
-        return;
-    }
-    if (nng_aio_alloc(&r->io, on_io, r) != 0 || (!chunked && (r->body = malloc(len)) == NULL)) {
-        body_fail(r, GW_BODY_MEMORY);
-        return;
-    }
-    r->body_cap = chunked ? 0 : len;
-    r->body_deadline = r->t0 + r->g->cfg.body_timeout_ms / 1e3;
-    if (r->expect_continue) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        r->rd = RD_CONTINUE;
-        nng_iov iov = { .iov_buf = (void *)cont, .iov_len = sizeof(cont) - 1 };
-        nng_aio_set_iov(r->io, 1, &iov);
-        set_timeout(r);
-        nng_http_conn_write_all(r->conn, r->io);
-        return;
-    }
-    r->rd = chunked ? RD_CH_LINE : RD_LENGTH;
-    begin_body(r);
-}
-
-/* ---- the handler ------------------------------------------------------------------------ */
-
-static const char *copy_header(gw_req *r, nng_http_req *req, const char *name)
-{
-    const char *v = nng_http_req_get_header(req, name);
-    if (v == NULL) {
-        return NULL;
-    }
-    size_t n = strlen(v);
-    if (n > GW_HEADER_MAX) {
-        r->body_error = GW_BODY_HEADER;
-        return NULL;
-    }
-    const char *c = bsl_arena_strndup(r->arena, v, n);
-    if (c == NULL) {
-        r->body_error = GW_BODY_MEMORY;
-    }
-    return c;
-}
-
-void gw__on_http(nng_aio *aio)
-{
-    nng_http_req *req = nng_aio_get_input(aio, 0);
-    nng_http_handler *h = nng_aio_get_input(aio, 1);
-    gw_gateway *g = nng_http_handler_get_data(h);
-    gw_req *r = calloc(1, sizeof(*r));
-    if (r == NULL || (r->arena = bsl_arena_create()) == NULL) {
-        free(r);
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    r->g = g;
-    r->aio = aio;
-    r->conn = nng_aio_get_input(aio, 2);
-    r->t0 = mono_now();
-    r->task.fn = on_loop;
-    r->task.arg = r;
-    r->metric_id = g->metric_other;
-    r->code = BSL_STATUS_OK;
-    snprintf(r->method, sizeof(r->method), "%s", nng_http_req_get_method(req));
-
-    const char *uri = nng_http_req_get_uri(req);
-    size_t ulen = strlen(uri);
-    if (ulen > GW_URI_MAX) {
-        r->body_error = GW_BODY_URI;
-        r->close = true;
-        uri = "/";
-        ulen = 1;
-    }
-    const char *q = memchr(uri, '?', ulen);
-    size_t plen = q ? (size_t)(q - uri) : ulen;
-    r->path = bsl_arena_strndup(r->arena, uri, plen);
-    r->query = bsl_arena_strdup(r->arena, q ? q + 1 : "");
-    if (r->path == NULL || r->query == NULL) {
-        r->body_error = GW_BODY_MEMORY;
-        r->path = "/";
-        r->query = "";
-    }
-    gw_headers *hd = &r->h;
-    hd->content_type = copy_header(r, req, "Content-Type");
-    hd->content_encoding = copy_header(r, req, "Content-Encoding");
-    hd->authorization = copy_header(r, req, "Authorization");
-    hd->connect_version = copy_header(r, req, "Connect-Protocol-Version");
-    hd->connect_timeout = copy_header(r, req, "Connect-Timeout-Ms");
-    hd->origin = copy_header(r, req, "Origin");
     if (strcmp(r->method, "OPTIONS") == 0) {
-        hd->acr_method = copy_header(r, req, "Access-Control-Request-Method");
-        hd->acr_headers = copy_header(r, req, "Access-Control-Request-Headers");
+        h->acr_method = header(ctx, "Access-Control-Request-Method");
+        h->acr_headers = header(ctx, "Access-Control-Request-Headers");
     }
-    hd->request_id = copy_header(r, req, "X-Request-Id");
-    hd->traceparent = copy_header(r, req, "Traceparent");
-    hd->idempotency_key = copy_header(r, req, "Idempotency-Key");
-    if (g->cfg.trust_forwarded_for) {
-        hd->forwarded_for = copy_header(r, req, "X-Forwarded-For");
+    if (r->g->cfg.trust_forwarded_for) {
+        h->forwarded_for = header(ctx, "X-Forwarded-For");
     }
-    const char *expect = nng_http_req_get_header(req, "Expect");
-    r->expect_continue = expect != NULL && strcasecmp(expect, "100-continue") == 0;
-
-    pthread_mutex_lock(&g->mtx);
-    r->next = g->live;
-    if (g->live != NULL) {
-        g->live->prev = r;
+    /* Every value we read is bounded: one too long refuses the request (431). */
+    const char **v = (const char **)h;
+    for (size_t i = 0; i < sizeof(*h) / sizeof(*v); i++) {
+        if (v[i] != NULL && strnlen(v[i], GW_HEADER_MAX + 1) > GW_HEADER_MAX) {
+            v[i] = NULL;
+            if (r->body_error == GW_BODY_OK) {
+                r->body_error = GW_BODY_HEADER;
+            }
+        }
     }
-    g->live = r;
-    nng_aio_set_input(aio, 3, r);
-    pthread_mutex_unlock(&g->mtx);
-    nng_aio_defer(aio, on_cancel, g);
-
-    if (r->body_error != GW_BODY_OK) {
-        r->close = true;
-        post(r);
-        return;
-    }
-    start_body(r, req); /* posts r; r may be gone from this thread after it */
 }
 
-/* ---- the loop's side ---------------------------------------------------------------------- */
+void gw__req_body(gw_req *r, const void *data, size_t len)
+{
+    if (r->body_error != GW_BODY_OK || len == 0) {
+        return; /* refused already: what remains of the body is read and dropped */
+    }
+    size_t max = r->g->cfg.max_body_bytes;
+    if (len > max - r->body_len) {
+        r->body_error = GW_BODY_TOO_BIG;
+        r->close = true;
+        free(r->body);
+        r->body = NULL;
+        r->body_len = r->body_cap = 0;
+        return;
+    }
+    size_t need = r->body_len + len;
+    if (need > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
+        while (cap < need) {
+            cap *= 2;
+        }
+        if (cap > max) {
+            cap = max;
+        }
+        uint8_t *b = realloc(r->body, cap);
+        if (b == NULL) {
+            r->body_error = GW_BODY_MEMORY;
+            r->close = true;
+            return;
+        }
+        r->body = b;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, len);
+    r->body_len += len;
+}
+
+/* ---- MHD's callbacks --------------------------------------------------------------------- */
+
+void *gw__on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    gw_gateway *g = cls;
+    gw_req *r = gw__req_new(g, uri);
+    if (r != NULL) {
+        r->conn = c;
+    }
+    return r; /* MHD hands it back as *con_cls, and to gw__on_completed */
+}
+
+static const char *mhd_header(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+/* The headers are in: takes what the gateway reads, and decides about the body from its
+ * framing, before any of it is read. */
+static void start(gw_req *r, struct MHD_Connection *c, const char *method)
+{
+    gw_gateway *g = r->g;
+    r->started = true;
+    gw__req_headers(r, method, mhd_header, c);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    r->peer = ci != NULL ? ci->client_addr : NULL;
+    /* MHD has already refused a Content-Length that is not a number (400) and a chunk size it
+     * cannot read; the rest is ours. */
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (te != NULL) {
+        r->body_expected = true;
+        if (cl != NULL) {
+            r->body_error = GW_BODY_BAD_FRAMING; /* both framings: a smuggling attempt */
+        } else if (strcasecmp(te, "chunked") != 0) {
+            r->body_error = GW_BODY_UNSUPPORTED;
+        }
+    } else if (cl != NULL) {
+        unsigned long long v = strtoull(cl, NULL, 10);
+        r->body_expected = v > 0;
+        if (v > g->cfg.max_body_bytes) {
+            r->body_error = GW_BODY_TOO_BIG; /* refused before a byte of it is read */
+        } else if (v > 0 && (r->body = malloc((size_t)v)) != NULL) {
+            r->body_cap = (size_t)v;
+        }
+    }
+    if (r->body_error != GW_BODY_OK) {
+        r->close = true; /* the body stays unread: MHD closes the connection after the answer */
+        return;
+    }
+    if (r->body_expected) {
+        r->body_deadline = mono_now() + g->cfg.body_timeout_ms / 1e3;
+        /* A body that stops coming is let go at its deadline: the connection's idle timeout
+         * (whole seconds, MHD's unit) is the body's while it is read. A body that trickles
+         * in is cut at its first piece past the deadline (gw__on_request). */
+        unsigned body_s = (unsigned)ceil(g->cfg.body_timeout_ms / 1e3);
+        if (g->cfg.idle_timeout_s == 0 || body_s < g->cfg.idle_timeout_s) {
+            MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, body_s);
+            r->timeout_changed = true;
+        }
+    }
+}
+
+/* Queues the answer, or waits for it with the connection suspended. */
+static enum MHD_Result answer(gw_req *r)
+{
+    if (r->answered) {
+        /* No response object means none could be made (out of memory): close. */
+        return r->response != NULL
+                   ? MHD_queue_response(r->conn, (unsigned)r->http_status, r->response)
+                   : MHD_NO;
+    }
+    if (!r->suspended) {
+        MHD_suspend_connection(r->conn);
+        r->suspended = true;
+    }
+    return MHD_YES;
+}
+
+enum MHD_Result gw__on_request(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
+{
+    gw_gateway *g = cls;
+    (void)url; /* decoded by MHD; r->target is the request-target as sent */
+    (void)version;
+    gw_req *r = *con_cls;
+    if (r == NULL) {
+        return MHD_NO; /* no memory for the request in gw__on_uri: nothing to answer with */
+    }
+    if (!r->started) {
+        start(r, c, method);
+        if (r->body_error == GW_BODY_OK) {
+            /* MHD answers Expect: 100-continue, brings the body if any, then calls again. An
+             * answer queued now would make MHD close the connection after it. */
+            return MHD_YES;
+        }
+        gw__dispatch(r); /* refused before reading the body: answered, then closed */
+        return answer(r);
+    }
+    if (*upload_data_size > 0) {
+        if (mono_now() > r->body_deadline) {
+            r->body_late = true;
+            return MHD_NO; /* a body trickling past its deadline: MHD closes the connection */
+        }
+        if (r->body_error != GW_BODY_OK) {
+            /* Over the limit (a chunked body: MHD lets no answer out while it brings a body):
+             * the rest is read and dropped, so that the client gets its 413 once it is done,
+             * up to as much again as the limit; a client that sends more is cut off. */
+            r->dropped += *upload_data_size;
+            *upload_data_size = 0;
+            return r->dropped > g->cfg.max_body_bytes ? MHD_NO : MHD_YES;
+        }
+        gw__req_body(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!r->dispatched) {
+        if (r->timeout_changed) {
+            MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, g->cfg.idle_timeout_s);
+            r->timeout_changed = false;
+        }
+        gw__dispatch(r);
+    }
+    return answer(r);
+}
+
+/* A request MHD ended before it could be dispatched: counted, and logged when it says
+ * something about the client (a malformed or oversized request, a timeout). */
+static void not_served(gw_req *r, enum MHD_RequestTerminationCode toe)
+{
+    gw_gateway *g = r->g;
+    const char *why = NULL;
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        why = r->started ? "the request body did not arrive in time"
+                         : "the request headers did not arrive in time";
+        break;
+    case MHD_REQUEST_TERMINATED_WITH_ERROR:
+        why = r->body_late ? "the request body did not arrive in time"
+              : r->body_error == GW_BODY_TOO_BIG
+                  ? "the request body went on far past the limit: cut off"
+              : r->started ? "malformed request body framing (answered by the HTTP server)"
+                           : "malformed request or headers too large (answered by the HTTP "
+                             "server)";
+        break;
+    default:
+        return; /* the client left, or the gateway is stopping */
+    }
+    bsl_counter_add(g->http_errors, 1);
+    if (!bsl_log_enabled(g->cfg.log, BSL_LOG_INFO)) {
+        return;
+    }
+    char path_buf[104];
+    snprintf(path_buf, sizeof(path_buf), "%s", r->path ? r->path : "");
+    const char *path = path_buf;
+    bsl_log_field f[] = {
+        BSL_LOG_STR("http_method", r->started ? r->method : "-"),
+        BSL_LOG_STR("path", path),
+        BSL_LOG_STR("reason", why),
+        BSL_LOG_INT("bytes_in", (long long)r->body_len),
+    };
+    bsl_log_with(g->cfg.log, BSL_LOG_INFO, NULL, NULL, f, sizeof(f) / sizeof(f[0]),
+                 "request not served");
+}
+
+void gw__on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    gw_req *r = *con_cls;
+    if (r == NULL) {
+        return;
+    }
+    *con_cls = NULL;
+    if (!r->dispatched) {
+        not_served(r, toe);
+    } else if (!r->answered) {
+        /* MHD does not end a suspended connection, and the gateway's answers resume theirs
+         * before MHD stops: this should not happen. Should it, the request stays with the
+         * calls it waits for, and their answer frees it. */
+        r->conn = NULL;
+        r->orphaned = true;
+        return;
+    }
+    gw__req_free(r);
+}
+
+/* ---- routing --------------------------------------------------------------------------------- */
 
 static void answer_body_error(gw_req *r)
 {
@@ -452,7 +381,8 @@ static void answer_body_error(gw_req *r)
         return;
     case GW_BODY_BAD_FRAMING:
         gw__respond_error(r, 400, BSL_STATUS_INVALID_ARGUMENT,
-                          "malformed request body framing (Content-Length or chunked encoding)",
+                          "malformed request body framing (both Content-Length and "
+                          "Transfer-Encoding)",
                           NULL, 0, NULL);
         return;
     case GW_BODY_UNSUPPORTED:
@@ -468,28 +398,10 @@ static void answer_body_error(gw_req *r)
                           0, NULL);
         return;
     case GW_BODY_MEMORY:
-        gw__respond_error(r, 503, BSL_STATUS_UNAVAILABLE, "out of memory", NULL, 0, NULL);
-        return;
-    case GW_BODY_TIMEOUT:
-        snprintf(msg, sizeof(msg), "the request body did not arrive within %u ms",
-                 r->g->cfg.body_timeout_ms);
-        gw__respond_error(r, 408, BSL_STATUS_DEADLINE_EXCEEDED, msg, NULL, 0, NULL);
-        return;
-    case GW_BODY_IO:
     case GW_BODY_OK:
         break;
     }
-    gw__req_drop(r); /* the connection failed: nobody to answer */
-}
-
-void gw__req_drop(gw_req *r)
-{
-    gw_gateway *g = r->g;
-    if (r->counted) {
-        bsl_metrics_in_flight(g->metrics, -1);
-    }
-    gw__req_free(r);
-    gw__request_done(g);
+    gw__respond_error(r, 503, BSL_STATUS_UNAVAILABLE, "out of memory", NULL, 0, NULL);
 }
 
 static bool is_get(const gw_req *r)
@@ -497,15 +409,11 @@ static bool is_get(const gw_req *r)
     return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
 }
 
-static void on_loop(void *arg)
+void gw__dispatch(gw_req *r)
 {
-    gw_req *r = arg;
     gw_gateway *g = r->g;
+    r->dispatched = true;
     g->active++;
-    if (r->body_error == GW_BODY_IO || !gw__req_alive(r)) {
-        gw__req_drop(r);
-        return;
-    }
     if (gw_meta_request_id_ok(r->h.request_id)) {
         snprintf(r->request_id, sizeof(r->request_id), "%s", r->h.request_id);
     } else {
@@ -520,7 +428,13 @@ static void on_loop(void *arg)
         answer_body_error(r);
         return;
     }
-    const char *p = r->path;
+    if (r->path_status == GW_PATH_MALFORMED) {
+        gw__respond_error(r, 400, BSL_STATUS_INVALID_ARGUMENT,
+                          "malformed percent-encoding in the request path", NULL, 0, NULL);
+        return;
+    }
+    /* A path that does not decode names no endpoint, and gw__rpc finds no method for it. */
+    const char *p = r->path_status == GW_PATH_OK ? r->path : "";
     if (strcmp(r->method, "OPTIONS") == 0) {
         gw__preflight(r);
     } else if (is_get(r) && strcmp(p, "/healthz") == 0) {
@@ -536,29 +450,7 @@ static void on_loop(void *arg)
     }
 }
 
-/* add, not set: a new response has no header to replace, and set searches the list. */
-static void add_header(nng_http_res *res, const char *name, const char *value)
-{
-    nng_http_res_add_header(res, name, value);
-}
-
-static const char *reason(int status)
-{
-    switch (status) {
-    case 499:
-        return "Client Closed Request";
-    case 413:
-        return "Content Too Large";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 408:
-        return "Request Timeout";
-    case 429:
-        return "Too Many Requests";
-    default:
-        return NULL; /* nng knows the others */
-    }
-}
+/* ---- the answer ------------------------------------------------------------------------------ */
 
 static void log_request(gw_req *r, size_t out_len, double elapsed)
 {
@@ -590,66 +482,115 @@ static void log_request(gw_req *r, size_t out_len, double elapsed)
                  r->trace_id[0] ? r->trace_id : NULL, f, sizeof(f) / sizeof(f[0]), "request");
 }
 
-void gw__respond(gw_req *r, int status, const char *content_type, const void *body, size_t len,
-                 const char *const *extra)
+typedef enum { BODY_COPY, BODY_OWNED, BODY_STATIC } body_mode;
+
+/* The response object: its body, then the headers every answer carries. NULL when out of
+ * memory. */
+static struct MHD_Response *make_response(gw_req *r, const char *content_type, const void *body,
+                                          size_t len, body_mode mode, const char *const *extra)
 {
     gw_gateway *g = r->g;
-    r->http_status = status;
-    double elapsed = mono_now() - r->t0;
-    nng_aio *aio = take_aio(r);
-    if (aio != NULL) {
-        nng_http_res *res = NULL;
-        int rv = nng_http_res_alloc(&res);
-        if (rv == 0) {
-            nng_http_res_set_status(res, (uint16_t)status);
-            const char *why = reason(status);
-            if (why != NULL) {
-                nng_http_res_set_reason(res, why);
-            }
-            if (content_type != NULL) {
-                add_header(res, "Content-Type", content_type);
-            }
-            if (r->request_id[0] != '\0') {
-                add_header(res, "X-Request-Id", r->request_id);
-            }
-            add_header(res, "Cache-Control", "no-store");
-            add_header(res, "X-Content-Type-Options", "nosniff");
-            if (r->cors && r->h.origin != NULL) {
-                add_header(res, "Access-Control-Allow-Origin",
-                           gw_cors_any(g->cors) ? "*" : r->h.origin);
-                add_header(res, "Vary", "Origin");
-                add_header(res, "Access-Control-Expose-Headers", GW_CORS_EXPOSE_HEADERS);
-            }
-            for (size_t i = 0; extra != NULL && extra[i] != NULL; i += 2) {
-                add_header(res, extra[i], extra[i + 1]);
-            }
-            if (r->close || g->draining) {
-                add_header(res, "Connection", "close");
-            }
-            if (len > 0) {
-                rv = nng_http_res_copy_data(res, body, len);
-            }
+    struct MHD_Response *res;
+    if (len == 0 || mode == BODY_STATIC) {
+        if (mode == BODY_OWNED) {
+            free((void *)body);
         }
-        if (rv != 0) {
-            if (res != NULL) {
-                nng_http_res_free(res);
-            }
-            nng_aio_finish(aio, rv); /* nng closes the connection */
-        } else {
-            nng_aio_set_output(aio, 0, res);
-            nng_aio_finish(aio, 0);
+        if (len == 0) {
+            body = "";
         }
+        res = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+    } else {
+        void *buf = (void *)body;
+        if (mode == BODY_COPY && (buf = malloc(len)) != NULL) {
+            memcpy(buf, body, len);
+        }
+        res = buf ? MHD_create_response_from_buffer_with_free_callback(len, buf, free) : NULL;
+        if (res == NULL) {
+            free(buf);
+            return NULL;
+        }
+        body = buf;
     }
+    if (res == NULL) {
+        return NULL;
+    }
+    r->out_body = body;
+    r->out_len = len;
+    r->out_type = content_type;
+    if (content_type != NULL) {
+        MHD_add_response_header(res, "Content-Type", content_type);
+    }
+    if (r->request_id[0] != '\0') {
+        MHD_add_response_header(res, "X-Request-Id", r->request_id);
+    }
+    MHD_add_response_header(res, "Cache-Control", "no-store");
+    MHD_add_response_header(res, "X-Content-Type-Options", "nosniff");
+    if (r->cors && r->h.origin != NULL) {
+        MHD_add_response_header(res, "Access-Control-Allow-Origin",
+                                gw_cors_any(g->cors) ? "*" : r->h.origin);
+        MHD_add_response_header(res, "Vary", "Origin");
+        MHD_add_response_header(res, "Access-Control-Expose-Headers", GW_CORS_EXPOSE_HEADERS);
+    }
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i += 2) {
+        MHD_add_response_header(res, extra[i], extra[i + 1]);
+    }
+    if (r->close || g->draining) {
+        MHD_add_response_header(res, "Connection", "close"); /* MHD closes after sending */
+    }
+    return res;
+}
+
+static void respond(gw_req *r, int status, const char *content_type, const void *body, size_t len,
+                    body_mode mode, const char *const *extra)
+{
+    gw_gateway *g = r->g;
+    if (r->answered) {
+        if (mode == BODY_OWNED) {
+            free((void *)body);
+        }
+        return; /* answered once; a second answer is a bug, and is not sent */
+    }
+    double elapsed = mono_now() - r->t0;
+    r->http_status = status;
+    r->response = make_response(r, content_type, body, len, mode, extra);
+    r->answered = true;
+    g->answering++;
     bsl_metrics_observe(g->metrics, r->metric_id, (int)r->code, elapsed);
     if (r->counted) {
         bsl_metrics_in_flight(g->metrics, -1);
+        r->counted = false;
     }
     if (status >= 400 && r->m == NULL) {
         bsl_counter_add(g->http_errors, 1);
     }
     log_request(r, len, elapsed);
-    gw__req_free(r);
     gw__request_done(g);
+    if (r->suspended) {
+        r->suspended = false;
+        MHD_resume_connection(r->conn);
+        gw__httpd_kick(g);
+    } else if (r->orphaned) {
+        gw__req_free(r);
+    }
+    /* Otherwise the handler that dispatched the request is still running: it queues. */
+}
+
+void gw__respond(gw_req *r, int status, const char *content_type, const void *body, size_t len,
+                 const char *const *extra)
+{
+    respond(r, status, content_type, body, len, BODY_COPY, extra);
+}
+
+void gw__respond_owned(gw_req *r, int status, const char *content_type, char *body, size_t len,
+                       const char *const *extra)
+{
+    respond(r, status, content_type, body, len, BODY_OWNED, extra);
+}
+
+void gw__respond_static(gw_req *r, int status, const char *content_type, const void *body,
+                        size_t len, const char *const *extra)
+{
+    respond(r, status, content_type, body, len, BODY_STATIC, extra);
 }
 
 void gw__respond_error(gw_req *r, int http_status, bsl_status code, const char *message,
@@ -665,8 +606,11 @@ void gw__respond_error(gw_req *r, int http_status, bsl_status code, const char *
     gw_connect_error_body(&b, code, message, details, n_details);
     size_t len = 0;
     char *body = gw_buf_take(&b, &len);
-    static const char fallback[] = "{\"code\":\"internal\",\"message\":\"out of memory\"}";
-    gw__respond(r, http_status ? http_status : bsl_status_http((int)code), "application/json",
-                body ? body : fallback, body ? len : sizeof(fallback) - 1, extra);
-    free(body);
+    int status = http_status ? http_status : bsl_status_http((int)code);
+    if (body == NULL) {
+        static const char fallback[] = "{\"code\":\"internal\",\"message\":\"out of memory\"}";
+        respond(r, status, "application/json", fallback, sizeof(fallback) - 1, BODY_STATIC, extra);
+        return;
+    }
+    respond(r, status, "application/json", body, len, BODY_OWNED, extra);
 }

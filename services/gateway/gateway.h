@@ -3,11 +3,10 @@
  * binary protobuf) over HTTP/1.1, in front of the Boussole services reached through the RPC
  * client runtime.
  *
- * Threads: nng's HTTP server runs its handlers on nng's threads. A handler only copies the
- * request line and headers it needs, reads the body (with a size limit, chunked bodies
- * included) and hands the request to the libev loop (evnng.h). Everything else happens on the
- * loop: routing, authentication, rate limiting, transcoding, the backend call, metrics, logs,
- * and building the response, which then completes the handler's aio.
+ * Threads: one. The HTTP server (libmicrohttpd) is driven from the gateway's libev loop, so
+ * parsing, routing, authentication, rate limiting, transcoding, metrics, logs and the answer
+ * all happen on the loop's thread; the only hand-over left is the backend call's own (the
+ * client runtime's nng sockets, whose answers come back to the loop).
  *
  * Every function here is called on the loop thread.
  */
@@ -38,7 +37,9 @@ typedef struct gw_config {
     gw_jwt_options jwt;        /* bearer token verification */
     const char *cors_origins;  /* comma-separated origins, "*" or "" */
     size_t max_body_bytes;     /* larger request bodies get resource_exhausted */
-    uint32_t body_timeout_ms;  /* a body not in by then gets 408 (slow or stalled clients) */
+    uint32_t body_timeout_ms;  /* a body not in by then: the connection is closed */
+    unsigned idle_timeout_s;   /* a connection silent this long is closed (0: default, 30) */
+    unsigned max_connections;  /* open connections at once (0: default, 1024) */
     double rate_limit;         /* requests per second per client; 0: no limit */
     double rate_burst;
     size_t rate_clients;      /* clients remembered by the limiter */
@@ -67,8 +68,8 @@ int gw_gateway_port(const gw_gateway *g);
  */
 void gw_gateway_drain(gw_gateway *g, uint32_t grace_ms, void (*done)(void *), void *arg);
 
-/* Stops the HTTP server and frees everything. Requests still pending are dropped (their
- * connections closed). */
+/* Stops the HTTP server and frees everything. Calls still pending are answered CANCELLED to
+ * clients whose connections then close. */
 void gw_gateway_free(gw_gateway *g);
 
 bsl_metrics *gw_gateway_metrics(gw_gateway *g);

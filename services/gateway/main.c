@@ -37,6 +37,9 @@ static bsl_option options[] = {
     { "cors-origins", "", "origins allowed to call from browsers, comma-separated, or *", 0 },
     { "max-body-bytes", "1048576", "largest request body", 0 },
     { "body-timeout-ms", "10000", "time a client has to send its request body", 0 },
+    { "idle-timeout-s", "30",
+      "a connection silent this long is closed (headers that never end, idle keep-alive)", 0 },
+    { "max-connections", "1024", "client connections open at once (mind the fd limit)", 0 },
     { "rate-limit", "20", "requests per second per client (0: no limit)", 0 },
     { "rate-burst", "40", "requests a client may send at once", 0 },
     { "max-deadline-ms", "60000", "longest deadline a caller may ask for", 0 },
@@ -104,11 +107,14 @@ static bool parse_double(const char *name, double min, double max, double *out, 
 static int configure(gw_config *cfg, uint8_t **key, char *err, size_t errlen)
 {
     uint32_t leeway = 0, cache = 0, body = 0, body_timeout = 0, deadline = 0, in_flight = 0;
+    uint32_t idle = 0, conns = 0;
     if (bsl_option_u32(options, N_OPTIONS, "jwt-leeway-s", 0, 3600, &leeway, err, errlen) ||
         bsl_option_u32(options, N_OPTIONS, "jwt-cache", 0, 1u << 20, &cache, err, errlen) ||
         bsl_option_u32(options, N_OPTIONS, "max-body-bytes", 1024, 64u << 20, &body, err, errlen) ||
         bsl_option_u32(options, N_OPTIONS, "body-timeout-ms", 1, 600000, &body_timeout, err,
                        errlen) ||
+        bsl_option_u32(options, N_OPTIONS, "idle-timeout-s", 1, 3600, &idle, err, errlen) ||
+        bsl_option_u32(options, N_OPTIONS, "max-connections", 1, 1u << 20, &conns, err, errlen) ||
         bsl_option_u32(options, N_OPTIONS, "max-deadline-ms", 1, 3600000, &deadline, err, errlen) ||
         bsl_option_u32(options, N_OPTIONS, "max-in-flight", 0, 1u << 20, &in_flight, err, errlen) ||
         !parse_double("rate-limit", 0, 1e6, &cfg->rate_limit, err, errlen) ||
@@ -124,6 +130,8 @@ static int configure(gw_config *cfg, uint8_t **key, char *err, size_t errlen)
     cfg->cors_origins = opt("cors-origins");
     cfg->max_body_bytes = body;
     cfg->body_timeout_ms = body_timeout;
+    cfg->idle_timeout_s = idle;
+    cfg->max_connections = conns;
     cfg->max_deadline_ms = deadline;
     cfg->max_in_flight = in_flight;
     const char *tff = opt("trust-forwarded-for");
@@ -216,6 +224,8 @@ int main(int argc, char **argv)
         bsl_log(log, BSL_LOG_ERROR, NULL, NULL, "%s", err);
         goto out;
     }
+    /* A client that goes away mid-answer must cost an EPIPE, never the process. */
+    signal(SIGPIPE, SIG_IGN);
     ev_signal_init(&a.sigterm, on_signal, SIGTERM);
     a.sigterm.data = &a;
     ev_signal_start(a.loop, &a.sigterm);

@@ -2,8 +2,12 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <sodium.h>
 
@@ -94,4 +98,27 @@ bool gw_ratelimit_take(gw_ratelimit *rl, const void *key, size_t len, double now
     double wait = (1 - b->tokens) / rl->rate;
     *retry_after = wait < 1 ? 1 : (unsigned)ceil(wait);
     return false;
+}
+
+size_t gw_ratelimit_peer_key(const struct sockaddr *peer, char *key, size_t cap)
+{
+    char text[INET6_ADDRSTRLEN];
+    const char *suffix = "";
+    const char *ok = NULL;
+    if (peer != NULL && peer->sa_family == AF_INET) {
+        ok = inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, text, sizeof(text));
+    } else if (peer != NULL && peer->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)peer)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            ok = inet_ntop(AF_INET, &a->s6_addr[12], text, sizeof(text));
+        } else {
+            struct in6_addr prefix;
+            memset(&prefix, 0, sizeof(prefix));
+            memcpy(prefix.s6_addr, a->s6_addr, 8);
+            ok = inet_ntop(AF_INET6, &prefix, text, sizeof(text));
+            suffix = "/64";
+        }
+    }
+    int n = snprintf(key, cap, "ip:%s%s", ok ? text : "?", ok ? suffix : "");
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }

@@ -73,9 +73,8 @@ static void unauthenticated(gw_req *r, const char *message, bool invalid_token)
                       invalid_token ? invalid : challenge);
 }
 
-/* The key a client is rate limited by when it has no verified subject: its address as the
- * trusted proxy saw it, else the connection (nng's HTTP server does not tell the peer's
- * address). */
+/* The key an anonymous client is rate limited by: its address as the trusted proxy saw it,
+ * else the address of its connection (gw_ratelimit_peer_key). */
 static size_t anonymous_key(const gw_req *r, char *key, size_t cap)
 {
     const char *xff = r->g->cfg.trust_forwarded_for ? r->h.forwarded_for : NULL;
@@ -91,7 +90,7 @@ static size_t anonymous_key(const gw_req *r, char *key, size_t cap)
         }
         return (size_t)n;
     }
-    return (size_t)snprintf(key, cap, "c:%p", (void *)r->conn);
+    return gw_ratelimit_peer_key(r->peer, key, cap);
 }
 
 static void on_reply(const bsl_reply *rep, void *arg);
@@ -106,7 +105,8 @@ void gw__rpc_reply(gw_req *r, const ProtobufCMessage *out)
             return;
         }
         protobuf_c_message_pack(out, buf);
-        gw__respond(r, 200, "application/proto", buf, len, NULL);
+        gw__respond_static(r, 200, "application/proto", buf, len,
+                           NULL); /* arena: lives as long as r */
         return;
     }
     gw_buf b;
@@ -126,8 +126,7 @@ void gw__rpc_reply(gw_req *r, const ProtobufCMessage *out)
         gw__respond_error(r, 0, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL, 0, NULL);
         return;
     }
-    gw__respond(r, 200, "application/json", text, len, NULL);
-    free(text);
+    gw__respond_owned(r, 200, "application/json", text, len, NULL);
 }
 
 /* Authenticates the caller. Returns false when the request has been answered. */
@@ -248,7 +247,7 @@ static bool take_payload(gw_req *r, const uint8_t *data, size_t len, uint8_t **p
 void gw__rpc(gw_req *r)
 {
     gw_gateway *g = r->g;
-    const bsl_method_info *m = method_of_path(r->path);
+    const bsl_method_info *m = r->path_status == GW_PATH_OK ? method_of_path(r->path) : NULL;
     if (m == NULL || m->internal) {
         /* An internal method is answered exactly like one that does not exist. */
         char *msg = bsl_arena_printf(r->arena, "no such method: %s", printable(r, r->path));
@@ -392,10 +391,6 @@ void gw__rpc(gw_req *r)
 static void on_reply(const bsl_reply *rep, void *arg)
 {
     gw_req *r = arg;
-    if (!gw__req_alive(r)) {
-        gw__req_drop(r); /* the client went away while the backend worked */
-        return;
-    }
     if (rep->code == BSL_STATUS_OK) {
         if (r->codec == GW_CODEC_PROTO) {
             gw__respond(r, 200, "application/proto", rep->payload, rep->payload_len, NULL);
