@@ -595,6 +595,92 @@ static void protocol_errors(void **state)
     gwh_resp_free(&r);
 }
 
+/* ---- request-targets --------------------------------------------------------------------- */
+
+/* Percent escapes, where nng 1.5.2's HTTP server wrote past its copy of the request-target
+ * (tests/reliability/README.md, finding 1): every one gets a clean 4xx Connect error, and only
+ * escapes of unreserved characters stand for the characters themselves. */
+static void percent_escapes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *target;
+        int status;
+        const char *code;
+    } rows[] = {
+        { "/boussole.v1.SessionService/GetBilan%7D", 404, "unimplemented" },
+        { "/anything%7D", 404, "unimplemented" },
+        { "/%", 400, "invalid_argument" },
+        { "/a%4", 400, "invalid_argument" },
+        { "/a%4?x=1", 400, "invalid_argument" },
+        { "/%zz", 400, "invalid_argument" },
+        { "/boussole.v1.SessionService/GetBilan%", 400, "invalid_argument" },
+        { "/boussole.v1.SessionService/GetBilan%00", 404, "unimplemented" },
+        { "/boussole.v1.SessionService/GetBilan%00/x", 404, "unimplemented" },
+        { "/boussole.v1.SessionService%2FGetBilan", 404, "unimplemented" },
+        { "/healthz%3F", 404, "unimplemented" },
+        { "/%E9t%C3%A9", 404, "unimplemented" },
+    };
+    gwh_resp r;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int st = gwh_http(gw.port, "GET", rows[i].target, NULL, NULL, 0, &r);
+        if (st != rows[i].status || r.body == NULL || strstr(r.body, rows[i].code) == NULL) {
+            fail_msg("GET %s: %d %s", rows[i].target, st, r.body ? r.body : "");
+        }
+        assert_string_equal(gwh_header(&r, "Content-Type"), "application/json");
+        gwh_resp_free(&r);
+    }
+    /* Long runs of escapes: decoded (unreserved), foreign, malformed at the very end, and
+     * beyond the 8 KiB the gateway takes. */
+    static const struct {
+        const char *unit;
+        int count;
+        const char *tail;
+        int status;
+    } runs[] = {
+        { "%41", 2000, "", 404 },   { "%7D", 2600, "", 404 }, { "%25", 2000, "%", 400 },
+        { "%7d", 2000, "%4", 400 }, { "%7D", 3000, "", 414 },
+    };
+    char *target = malloc(16384);
+    for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+        size_t n = 0;
+        target[n++] = '/';
+        for (int k = 0; k < runs[i].count; k++) {
+            memcpy(target + n, runs[i].unit, 3);
+            n += 3;
+        }
+        n += (size_t)sprintf(target + n, "%s", runs[i].tail);
+        assert_int_equal(gwh_http(gw.port, "GET", target, NULL, NULL, 0, &r), runs[i].status);
+        assert_non_null(strstr(r.body, "\"code\":"));
+        gwh_resp_free(&r);
+    }
+    free(target);
+    /* An escaped unreserved character is the character: the method is found. */
+    assert_int_equal(gwh_post(gw.port, "bou%73sole.v1.Health/Ch%65ck", NULL, "{}", NULL, &r), 200);
+    assert_non_null(strstr(r.body, "SERVING_STATUS_"));
+    gwh_resp_free(&r);
+    /* A stream of such targets on one keep-alive connection: each answered, the gateway well. */
+    size_t cap = 1 << 20, len = 0;
+    char *stream = malloc(cap);
+    for (int i = 0; i < 300; i++) {
+        len += (size_t)snprintf(stream + len, cap - len,
+                                "GET /boussole.v1.SessionService/GetBilan%%%02X HTTP/1.1\r\n"
+                                "Host: x\r\n%s\r\n",
+                                i % 256, i == 299 ? "Connection: close\r\n" : "");
+    }
+    assert_true(gwh_raw(gw.port, stream, len, &r) >= 400);
+    int answers = 0;
+    for (const char *p = strstr(r.raw, "HTTP/1.1 "); p != NULL; p = strstr(p + 1, "HTTP/1.1 ")) {
+        int st = atoi(p + 9);
+        assert_true(st == 400 || st == 404);
+        answers++;
+    }
+    assert_int_equal(answers, 300);
+    gwh_resp_free(&r);
+    free(stream);
+    assert_int_equal(gwh_http_status(gw.port, "/healthz"), 200);
+}
+
 /* ---- framing ----------------------------------------------------------------------------- */
 
 static void chunked_and_continue(void **state)
@@ -792,6 +878,7 @@ int main(void)
         cmocka_unit_test(deadline_header),
         cmocka_unit_test(malformed_json),
         cmocka_unit_test(protocol_errors),
+        cmocka_unit_test(percent_escapes),
         cmocka_unit_test(chunked_and_continue),
         cmocka_unit_test(probes_metrics_openapi),
         cmocka_unit_test(clients_that_go_away),

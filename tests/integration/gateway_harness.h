@@ -87,23 +87,41 @@ GWH_FN const char *gwh_header(const gwh_resp *r, const char *name)
     return NULL;
 }
 
-GWH_FN int gwh_connect(int port)
+/* A connection to the gateway from a given loopback address (NULL: the system's choice, i.e.
+ * 127.0.0.1), so that a test can be several clients: 127.0.0.0/8 is all the loopback's. */
+GWH_FN int gwh_connect_from(int port, const char *source)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (source != NULL) {
+        struct sockaddr_in src;
+        memset(&src, 0, sizeof(src));
+        src.sin_family = AF_INET;
+        if (inet_pton(AF_INET, source, &src.sin_addr) != 1 ||
+            bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        if (fd >= 0) {
-            close(fd);
-        }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
         return -1;
     }
     struct timeval tv = { 20, 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     return fd;
+}
+
+GWH_FN int gwh_connect(int port)
+{
+    return gwh_connect_from(port, NULL);
 }
 
 GWH_FN bool gwh_write_all(int fd, const void *data, size_t len)
@@ -145,22 +163,12 @@ GWH_FN bool gwh_parse(gwh_resp *r)
     return true;
 }
 
-/* Sends raw bytes on a new connection and reads until the connection closes (send
- * "Connection: close" requests) or one whole response is in. Returns the status, -1 when
- * nothing came back. */
-GWH_FN int gwh_raw(int port, const void *req, size_t len, gwh_resp *out)
+/* Reads until the connection closes or one whole response is in (see gwh_raw). */
+GWH_FN int gwh_read_resp(int fd, gwh_resp *out)
 {
-    memset(out, 0, sizeof(*out));
-    int fd = gwh_connect(port);
-    if (fd < 0) {
-        return -1;
-    }
-    if (!gwh_write_all(fd, req, len)) {
-        /* The server may answer and close before reading everything (a body over the limit):
-         * still read what it said. */
-    }
     size_t cap = 1 << 16;
     out->raw = malloc(cap + 1);
+    out->raw_len = 0;
     ssize_t n;
     while ((n = read(fd, out->raw + out->raw_len, cap - out->raw_len)) > 0) {
         out->raw_len += (size_t)n;
@@ -170,7 +178,6 @@ GWH_FN int gwh_raw(int port, const void *req, size_t len, gwh_resp *out)
             out->raw = realloc(out->raw, cap + 1);
         }
     }
-    close(fd);
     out->raw[out->raw_len] = '\0';
     /* Skip an interim "100 Continue". */
     if (strncmp(out->raw, "HTTP/1.1 100", 12) == 0) {
@@ -185,6 +192,30 @@ GWH_FN int gwh_raw(int port, const void *req, size_t len, gwh_resp *out)
         return out->status = -1;
     }
     return out->status;
+}
+
+/* Sends raw bytes on a new connection from `source` (NULL: any) and reads until the
+ * connection closes (send "Connection: close" requests) or one whole response is in. Returns
+ * the status, -1 when nothing came back. */
+GWH_FN int gwh_raw_from(int port, const char *source, const void *req, size_t len, gwh_resp *out)
+{
+    memset(out, 0, sizeof(*out));
+    int fd = gwh_connect_from(port, source);
+    if (fd < 0) {
+        return -1;
+    }
+    if (!gwh_write_all(fd, req, len)) {
+        /* The server may answer and close before reading everything (a body over the limit):
+         * still read what it said. */
+    }
+    int st = gwh_read_resp(fd, out);
+    close(fd);
+    return st;
+}
+
+GWH_FN int gwh_raw(int port, const void *req, size_t len, gwh_resp *out)
+{
+    return gwh_raw_from(port, NULL, req, len, out);
 }
 
 /*

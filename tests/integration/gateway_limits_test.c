@@ -1,9 +1,12 @@
 /*
  * The gateway's limits and request metadata, end to end: CORS (preflight and actual requests),
- * the body size limit, per-client rate limiting, the in-flight cap, request ids, trace
- * propagation into the service's logs, idempotency keys, and the per-request log line.
+ * the body size limit, stalled bodies and headers (the idle timeout), heads too large, the
+ * connection limit, per-client rate limiting (per subject, per forwarded address, per IP), the
+ * in-flight cap, request ids, trace propagation into the service's logs, idempotency keys, and
+ * the per-request log line.
  */
 #define _GNU_SOURCE
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +19,7 @@
 #include "gateway_harness.h"
 
 static te_env env;
-static te_proc sessions, gw, gw_rate, gw_small;
+static te_proc sessions, gw, gw_rate, gw_small, gw_ip;
 static char *counselor, *beneficiary;
 static char bilan_id[64];
 
@@ -36,6 +39,7 @@ static char *create_body(const char *beneficiary_id)
 static int setup(void **state)
 {
     (void)state;
+    signal(SIGPIPE, SIG_IGN); /* the gateway cuts off some of the clients below */
     bsl_init();
     te_init(&env, "gateway_limits");
     te_redis_start(&env);
@@ -48,9 +52,12 @@ static int setup(void **state)
     const char *rate[] = { "--rate-limit=0.5", "--rate-burst=3", "--trust-forwarded-for=true",
                            NULL };
     gwh_gateway_start(&env, &gw_rate, "gateway-rate", sessions.url, rate);
-    const char *small[] = { "--rate-limit=0", "--max-body-bytes=2048", "--body-timeout-ms=500",
-                            NULL };
+    const char *small[] = { "--rate-limit=0",     "--max-body-bytes=2048", "--body-timeout-ms=500",
+                            "--idle-timeout-s=1", "--max-connections=6",   NULL };
     gwh_gateway_start(&env, &gw_small, "gateway-small", sessions.url, small);
+    /* Rate limited per subject, else per client address: no proxy is trusted here. */
+    const char *ip[] = { "--rate-limit=0.5", "--rate-burst=3", "--max-connections=6", NULL };
+    gwh_gateway_start(&env, &gw_ip, "gateway-ip", sessions.url, ip);
     counselor = gwh_token(&env, "c-marie", "counselor", "org-lumiere", "");
     beneficiary = gwh_token(&env, "b-jeanne", "beneficiary", "", "");
     gwh_resp r;
@@ -177,20 +184,41 @@ static void body_size_limit(void **state)
     assert_non_null(strstr(r.body, "\"id\""));
     gwh_resp_free(&r);
     free(big);
-    /* Chunked bodies are counted as they come. */
+    /* Chunked bodies are counted as they come; once over the limit the rest is read and
+     * dropped, and the answer comes when the body ends (MHD lets no answer out while it brings
+     * a body). */
     char req[8192];
     int n = snprintf(req, sizeof(req),
                      "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
-                     "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "400\r\n");
-    memset(req + n, ' ', 1024);
-    n += 1024;
-    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n400\r\n");
-    memset(req + n, ' ', 1024);
-    n += 1024;
-    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n400\r\n");
+                     "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 3; i++) {
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "400\r\n");
+        memset(req + n, ' ', 1024);
+        n += 1024;
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+    }
+    n += snprintf(req + n, sizeof(req) - (size_t)n, "0\r\n\r\n");
     assert_int_equal(gwh_raw(gw_small.port, req, (size_t)n, &r), 413);
+    assert_non_null(strstr(r.body, "\"code\":\"resource_exhausted\""));
+    assert_string_equal(gwh_header(&r, "Connection"), "close");
     gwh_resp_free(&r);
+    /* A chunked body that goes on far past the limit is cut off: the connection closes. */
+    size_t cap = 64 * 1024;
+    char *flood = malloc(cap);
+    size_t m = (size_t)snprintf(flood, cap,
+                                "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                                "Content-Type: application/json\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\n");
+    while (m + 1100 < cap) {
+        m += (size_t)snprintf(flood + m, cap - m, "400\r\n");
+        memset(flood + m, ' ', 1024);
+        m += 1024;
+        m += (size_t)snprintf(flood + m, cap - m, "\r\n");
+    }
+    assert_int_equal(gwh_raw(gw_small.port, flood, m, &r), -1);
+    assert_int_equal(r.raw_len, 0);
+    gwh_resp_free(&r);
+    free(flood);
     /* A length announced far over the limit is refused before any of the body is read. */
     n = snprintf(req, sizeof(req),
                  "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
@@ -204,9 +232,10 @@ static void body_size_limit(void **state)
     gwh_resp_free(&r);
 }
 
-/* A client that announces a body and stalls is let go after the body timeout (500 ms here),
- * whatever the framing: nng closes a connection whose read timed out, so the answer is the
- * connection closing rather than a 408. */
+/* A client that announces a body and stalls is let go after the body timeout (500 ms here,
+ * rounded up to MHD's whole second), whatever the framing: the connection closes (MHD lets no
+ * answer out while it brings a body). One that trickles its body is cut at its first piece past
+ * the deadline. */
 static void stalled_bodies(void **state)
 {
     (void)state;
@@ -230,6 +259,25 @@ static void stalled_bodies(void **state)
     assert_true(st == 408 || (st == -1 && r.raw_len == 0));
     assert_true(te_now_ms() - t0 < 10000);
     gwh_resp_free(&r);
+    /* Trickling: a byte every 300 ms, past the 500 ms the body has. */
+    int fd = gwh_connect(gw_small.port);
+    assert_true(fd >= 0);
+    n = snprintf(req, sizeof(req),
+                 "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n");
+    assert_true(gwh_write_all(fd, req, (size_t)n));
+    t0 = te_now_ms();
+    bool cut = false;
+    for (int i = 0; i < 30 && !cut; i++) {
+        te_sleep_ms(300);
+        cut = send(fd, " ", 1, MSG_NOSIGNAL) != 1;
+    }
+    memset(&r, 0, sizeof(r));
+    st = gwh_read_resp(fd, &r);
+    close(fd);
+    assert_int_equal(st, -1);
+    assert_true(te_now_ms() - t0 < 6000); /* not the 30 bytes' 9 s */
+    gwh_resp_free(&r);
     /* A body that arrives in time is not cut short by the timer. */
     assert_int_equal(gwh_post(gw_small.port, "boussole.v1.SessionService/GetBilan", beneficiary,
                               get_body(), NULL, &r),
@@ -237,16 +285,123 @@ static void stalled_bodies(void **state)
     gwh_resp_free(&r);
 }
 
-/* ---- rate limiting --------------------------------------------------------------------- */
+/* ---- heads: slow, large, many ----------------------------------------------------------- */
 
-static int count(const char *hay, const char *needle)
+/* Headers that never end (a slowloris) are dropped at the idle timeout (1 s here), and so is an
+ * idle keep-alive connection; nothing is answered, nothing is held. */
+static void stalled_headers(void **state)
 {
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
-        n++;
+    (void)state;
+    static const char *const partial[] = {
+        "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\nContent-Type: appl",
+        "GET /healthz HTT",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(partial) / sizeof(partial[0]); i++) {
+        int fd = gwh_connect(gw_small.port);
+        assert_true(fd >= 0);
+        assert_true(gwh_write_all(fd, partial[i], strlen(partial[i])));
+        long long t0 = te_now_ms();
+        gwh_resp r;
+        memset(&r, 0, sizeof(r));
+        assert_int_equal(gwh_read_resp(fd, &r), -1); /* reads until the gateway closes */
+        long long waited = te_now_ms() - t0;
+        close(fd);
+        assert_int_equal(r.raw_len, 0);
+        assert_true(waited >= 800 && waited < 10000);
+        gwh_resp_free(&r);
     }
-    return n;
+    /* An idle keep-alive connection after a request: closed too. */
+    int fd = gwh_connect(gw_small.port);
+    const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_true(gwh_write_all(fd, get, sizeof(get) - 1));
+    char buf[4096];
+    ssize_t k = read(fd, buf, sizeof(buf));
+    assert_true(k > 12 && strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    long long t0 = te_now_ms();
+    assert_int_equal(read(fd, buf, sizeof(buf)), 0);
+    assert_true(te_now_ms() - t0 < 10000);
+    close(fd);
+    /* What the timeouts cut is counted. */
+    gwh_resp r;
+    assert_int_equal(gwh_http(gw_small.port, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+    const char *e = strstr(r.body, "bsl_gateway_http_errors_total{service=\"gateway\"} ");
+    assert_non_null(e);
+    assert_true(atoi(e + strlen("bsl_gateway_http_errors_total{service=\"gateway\"} ")) >= 1);
+    gwh_resp_free(&r);
 }
+
+/* A header too large gets an answer, never a silent close: the gateway's own 431 (a Connect
+ * error) for a value over its 8 KiB, MHD's 431 for a head over the connection's memory. */
+static void large_headers(void **state)
+{
+    (void)state;
+    size_t cap = 64 * 1024;
+    char *req = malloc(cap), *big = malloc(40001);
+    memset(big, 'r', 40000);
+    big[40000] = '\0';
+    gwh_resp r;
+    big[20000] = '\0';
+    int n = snprintf(req, cap,
+                     "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\nX-Request-Id: %s\r\n"
+                     "Content-Length: 2\r\n\r\n{}",
+                     big);
+    assert_int_equal(gwh_raw(gw.port, req, (size_t)n, &r), 431);
+    assert_non_null(strstr(r.body, "\"code\":\"invalid_argument\""));
+    gwh_resp_free(&r);
+    big[20000] = 'r';
+    n = snprintf(req, cap,
+                 "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\nX-Padding: %s\r\n"
+                 "Content-Length: 2\r\n\r\n{}",
+                 big);
+    assert_int_equal(gwh_raw(gw.port, req, (size_t)n, &r), 431);
+    gwh_resp_free(&r);
+    /* A request-target over 8 KiB: 414. */
+    big[9000] = '\0';
+    n = snprintf(req, cap, "GET /%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", big);
+    assert_int_equal(gwh_raw(gw.port, req, (size_t)n, &r), 414);
+    assert_non_null(strstr(r.body, "\"code\":\"invalid_argument\""));
+    gwh_resp_free(&r);
+    free(big);
+    free(req);
+    /* The gateway is unharmed. */
+    assert_int_equal(gwh_http_status(gw.port, "/healthz"), 200);
+}
+
+/* --max-connections=6: while six connections are open, a seventh waits (MHD leaves it in the
+ * listening socket's queue) and is served as soon as one of the six goes. */
+static void connection_limit(void **state)
+{
+    (void)state;
+    int fds[6];
+    const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    char buf[2048];
+    for (int i = 0; i < 6; i++) {
+        fds[i] = gwh_connect(gw_ip.port);
+        assert_true(fds[i] >= 0);
+        /* One request each, so that each is surely accepted before the next one comes. */
+        assert_true(gwh_write_all(fds[i], get, sizeof(get) - 1));
+        ssize_t k = read(fds[i], buf, sizeof(buf));
+        assert_true(k > 12 && strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    }
+    int seventh = gwh_connect(gw_ip.port);
+    assert_true(seventh >= 0);
+    assert_true(gwh_write_all(seventh, get, sizeof(get) - 1));
+    struct pollfd p = { .fd = seventh, .events = POLLIN };
+    assert_int_equal(poll(&p, 1, 500), 0); /* not served while the six are open */
+    close(fds[0]);
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    ssize_t k = read(seventh, buf, sizeof(buf));
+    assert_true(k > 12 && strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    close(seventh);
+    for (int i = 1; i < 6; i++) {
+        close(fds[i]);
+    }
+}
+
+/* ---- rate limiting --------------------------------------------------------------------- */
 
 static void rate_limit(void **state)
 {
@@ -284,24 +439,58 @@ static void rate_limit(void **state)
     gwh_resp_free(&r);
     assert_int_equal(gwh_post(gw_rate.port, "boussole.v1.Health/Check", NULL, "{}", a2, &r), 200);
     gwh_resp_free(&r);
-    /* Without a proxy, per connection: four calls on one keep-alive connection. */
+    /* Without a forwarded address, per client address: four calls from 127.0.0.1, each on its
+     * own connection, share one bucket... */
     char req[4096];
-    size_t n = 0;
+    snprintf(req, sizeof(req),
+             "POST /boussole.v1.Health/Check HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
     for (int i = 0; i < 4; i++) {
-        n += (size_t)snprintf(req + n, sizeof(req) - n,
-                              "POST /boussole.v1.Health/Check HTTP/1.1\r\nHost: x\r\n"
-                              "Content-Type: application/json\r\nContent-Length: 2\r\n%s\r\n{}",
-                              i == 3 ? "Connection: close\r\n" : "");
+        assert_int_equal(gwh_raw_from(gw_rate.port, "127.0.0.1", req, strlen(req), &r),
+                         i < 3 ? 200 : 429);
+        gwh_resp_free(&r);
     }
-    gwh_raw(gw_rate.port, req, n, &r);
-    assert_int_equal(count(r.raw, "HTTP/1.1 200"), 3);
-    assert_int_equal(count(r.raw, "HTTP/1.1 429"), 1);
+    /* ...and another address has its own. */
+    assert_int_equal(gwh_raw_from(gw_rate.port, "127.0.0.2", req, strlen(req), &r), 200);
     gwh_resp_free(&r);
     /* Two seconds later a token is back (waited with a margin: the test may be slowed). */
     te_sleep_ms(3000);
     assert_int_equal(gwh_post(gw_rate.port, "boussole.v1.SessionService/GetBilan", beneficiary,
                               get_body(), NULL, &r),
                      200);
+    gwh_resp_free(&r);
+}
+
+/* Without --trust-forwarded-for, anonymous callers are limited per address of their
+ * connection, and X-Forwarded-For (which anyone can send) changes nothing. */
+static void rate_limit_per_ip(void **state)
+{
+    (void)state;
+    gwh_resp r;
+    char req[4096];
+    for (int i = 0; i < 4; i++) {
+        snprintf(req, sizeof(req),
+                 "POST /boussole.v1.Health/Check HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\nContent-Length: 2\r\n"
+                 "X-Forwarded-For: 198.51.100.%d\r\nConnection: close\r\n\r\n{}",
+                 i);
+        assert_int_equal(gwh_raw_from(gw_ip.port, "127.0.0.3", req, strlen(req), &r),
+                         i < 3 ? 200 : 429);
+        if (i == 3) {
+            assert_non_null(strstr(r.body, "\"code\":\"resource_exhausted\""));
+            assert_non_null(gwh_header(&r, "Retry-After"));
+        }
+        gwh_resp_free(&r);
+    }
+    /* Other addresses, other buckets; an authenticated caller is counted by subject. */
+    assert_int_equal(gwh_raw_from(gw_ip.port, "127.0.0.4", req, strlen(req), &r), 200);
+    gwh_resp_free(&r);
+    assert_int_equal(gwh_post(gw_ip.port, "boussole.v1.SessionService/GetBilan", beneficiary,
+                              get_body(), NULL, &r),
+                     200);
+    gwh_resp_free(&r);
+    assert_int_equal(gwh_http(gw_ip.port, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+    assert_non_null(strstr(r.body, "bsl_gateway_rate_limited_total{service=\"gateway\"} 1\n"));
     gwh_resp_free(&r);
 }
 
@@ -453,6 +642,7 @@ static void exits_cleanly(void **state)
     assert_int_equal(gwh_stop(&gw), 0);
     assert_int_equal(gwh_stop(&gw_rate), 0);
     assert_int_equal(gwh_stop(&gw_small), 0);
+    assert_int_equal(gwh_stop(&gw_ip), 0);
 }
 
 int main(void)
@@ -462,7 +652,11 @@ int main(void)
         cmocka_unit_test(cors_actual_requests),
         cmocka_unit_test(body_size_limit),
         cmocka_unit_test(stalled_bodies),
+        cmocka_unit_test(stalled_headers),
+        cmocka_unit_test(large_headers),
+        cmocka_unit_test(connection_limit),
         cmocka_unit_test(rate_limit),
+        cmocka_unit_test(rate_limit_per_ip),
         cmocka_unit_test(in_flight_cap),
         cmocka_unit_test(ids_and_traces_reach_the_service),
         cmocka_unit_test(idempotency_keys),

@@ -19,6 +19,9 @@
 #include "cors.h"
 #include "openapi.h"
 #include "ratelimit.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include "routes.h"
 
 static void routes(void **state)
@@ -135,6 +138,47 @@ static void rate_limit(void **state)
     assert_int_equal(gw_ratelimit_create(&rl, 0, 1, 16), BSL_EINVAL);
 }
 
+static void peer_keys(void **state)
+{
+    (void)state;
+    char key[64];
+    struct sockaddr_in v4;
+    memset(&v4, 0, sizeof(v4));
+    v4.sin_family = AF_INET;
+    inet_pton(AF_INET, "192.0.2.7", &v4.sin_addr);
+    v4.sin_port = htons(40000);
+    size_t n = gw_ratelimit_peer_key((struct sockaddr *)&v4, key, sizeof(key));
+    assert_string_equal(key, "ip:192.0.2.7");
+    assert_int_equal(n, strlen(key));
+    /* The port is not part of it: one client, many connections. */
+    v4.sin_port = htons(40001);
+    gw_ratelimit_peer_key((struct sockaddr *)&v4, key, sizeof(key));
+    assert_string_equal(key, "ip:192.0.2.7");
+    /* IPv6: the /64, whatever the interface identifier. */
+    struct sockaddr_in6 v6;
+    memset(&v6, 0, sizeof(v6));
+    v6.sin6_family = AF_INET6;
+    inet_pton(AF_INET6, "2001:db8:1:2:aaaa:bbbb:cccc:dddd", &v6.sin6_addr);
+    gw_ratelimit_peer_key((struct sockaddr *)&v6, key, sizeof(key));
+    assert_string_equal(key, "ip:2001:db8:1:2::/64");
+    inet_pton(AF_INET6, "2001:db8:1:2::1", &v6.sin6_addr);
+    gw_ratelimit_peer_key((struct sockaddr *)&v6, key, sizeof(key));
+    assert_string_equal(key, "ip:2001:db8:1:2::/64");
+    inet_pton(AF_INET6, "2001:db8:1:3::1", &v6.sin6_addr);
+    gw_ratelimit_peer_key((struct sockaddr *)&v6, key, sizeof(key));
+    assert_string_equal(key, "ip:2001:db8:1:3::/64");
+    /* IPv4 reaching an IPv6 socket is IPv4. */
+    inet_pton(AF_INET6, "::ffff:192.0.2.7", &v6.sin6_addr);
+    gw_ratelimit_peer_key((struct sockaddr *)&v6, key, sizeof(key));
+    assert_string_equal(key, "ip:192.0.2.7");
+    /* Unknown, and a short buffer: terminated, never overrun. */
+    gw_ratelimit_peer_key(NULL, key, sizeof(key));
+    assert_string_equal(key, "ip:?");
+    n = gw_ratelimit_peer_key((struct sockaddr *)&v4, key, 6);
+    assert_string_equal(key, "ip:19");
+    assert_int_equal(n, 5);
+}
+
 static bool not_internal(const bsl_method_info *m, void *arg)
 {
     (void)arg;
@@ -216,10 +260,8 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(routes),
-        cmocka_unit_test(cors),
-        cmocka_unit_test(rate_limit),
-        cmocka_unit_test(openapi),
+        cmocka_unit_test(routes),    cmocka_unit_test(cors),    cmocka_unit_test(rate_limit),
+        cmocka_unit_test(peer_keys), cmocka_unit_test(openapi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /*
- * The Connect protocol pieces (services/gateway/connect.c), request metadata (meta.c) and the
- * well-known types' text forms (wkt.c).
+ * The Connect protocol pieces (services/gateway/connect.c), request metadata (meta.c), the
+ * request-target's decoding (target.c) and the well-known types' text forms (wkt.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +18,7 @@
 #include "boussole/status.h"
 #include "connect.h"
 #include "meta.h"
+#include "target.h"
 #include "wkt.h"
 
 static void codecs(void **state)
@@ -280,12 +281,90 @@ static void timestamps_and_durations(void **state)
     assert_false(gw_duration_format(1, -1, out, sizeof(out))); /* mixed signs */
 }
 
+/* Splits and decodes, into a buffer exactly as large as target.h asks (the path + 1), so that
+ * ASan sees any write past it. */
+static gw_path_status split(const char *target, char *out, size_t out_cap, const char **query)
+{
+    size_t n = strcspn(target, "?");
+    char *path = malloc(n + 1);
+    gw_path_status st = gw_target_split(target, path, n + 1, query);
+    snprintf(out, out_cap, "%s", path);
+    free(path);
+    return st;
+}
+
+static void request_targets(void **state)
+{
+    (void)state;
+    char path[512];
+    const char *q = NULL;
+    assert_int_equal(split("/boussole.v1.SessionService/GetBilan", path, sizeof(path), &q),
+                     GW_PATH_OK);
+    assert_string_equal(path, "/boussole.v1.SessionService/GetBilan");
+    assert_string_equal(q, "");
+    assert_int_equal(split("/a/b?encoding=json&message=%7B%7D", path, sizeof(path), &q),
+                     GW_PATH_OK);
+    assert_string_equal(path, "/a/b");
+    assert_string_equal(q, "encoding=json&message=%7B%7D"); /* the query as sent */
+    assert_int_equal(split("/x?", path, sizeof(path), &q), GW_PATH_OK);
+    assert_string_equal(q, "");
+    /* Unreserved characters escaped are the characters. */
+    assert_int_equal(split("/bou%73sole.v1.Health/Ch%65ck%2d%2E%5f%7e", path, sizeof(path), &q),
+                     GW_PATH_OK);
+    assert_string_equal(path, "/boussole.v1.Health/Check-._~");
+    /* The escapes of finding 1, and their neighbours: never read or write past the end. */
+    assert_int_equal(split("/anything%7D", path, sizeof(path), &q), GW_PATH_FOREIGN);
+    assert_int_equal(split("/%7D", path, sizeof(path), &q), GW_PATH_FOREIGN);
+    assert_int_equal(split("/%", path, sizeof(path), &q), GW_PATH_MALFORMED);
+    assert_int_equal(split("%", path, sizeof(path), &q), GW_PATH_MALFORMED);
+    assert_int_equal(split("/a%4", path, sizeof(path), &q), GW_PATH_MALFORMED);
+    assert_int_equal(split("/a%4?x", path, sizeof(path), &q), GW_PATH_MALFORMED);
+    assert_string_equal(q, "x");
+    assert_int_equal(split("/a%?41", path, sizeof(path), &q), GW_PATH_MALFORMED);
+    assert_int_equal(split("/a%g1", path, sizeof(path), &q), GW_PATH_MALFORMED);
+    assert_int_equal(split("/a%1g", path, sizeof(path), &q), GW_PATH_MALFORMED);
+    /* Escapes that would change the path's structure or hide in it: foreign. */
+    assert_int_equal(split("/svc%2FMethod", path, sizeof(path), &q), GW_PATH_FOREIGN);
+    assert_int_equal(split("/svc/Method%00", path, sizeof(path), &q), GW_PATH_FOREIGN);
+    assert_int_equal(split("/svc/Method%3F", path, sizeof(path), &q), GW_PATH_FOREIGN);
+    assert_int_equal(split("/%25", path, sizeof(path), &q), GW_PATH_FOREIGN);
+    assert_int_equal(split("/%C3%A9", path, sizeof(path), &q), GW_PATH_FOREIGN);
+    /* Malformed wins over foreign, wherever it is. */
+    assert_int_equal(split("/%7D%", path, sizeof(path), &q), GW_PATH_MALFORMED);
+    assert_int_equal(split("/%%7D", path, sizeof(path), &q), GW_PATH_MALFORMED);
+    assert_int_equal(split("", path, sizeof(path), &q), GW_PATH_OK);
+    assert_string_equal(path, "");
+    /* Long runs. */
+    char *t = malloc(30001);
+    for (int i = 0; i < 10000; i++) {
+        memcpy(t + i * 3, i % 2 ? "%41" : "%7a", 3);
+    }
+    t[30000] = '\0';
+    char *big = malloc(30001);
+    assert_int_equal(gw_target_split(t, big, 30001, &q), GW_PATH_OK);
+    assert_int_equal(strlen(big), 10000);
+    assert_int_equal(big[0], 'z');
+    assert_int_equal(big[1], 'A');
+    t[29999] = '\0'; /* "...%4" */
+    assert_int_equal(gw_target_split(t, big, 30001, &q), GW_PATH_MALFORMED);
+    /* A buffer too small is refused, never overrun. */
+    assert_int_equal(gw_target_split("/abcdef", big, 4, &q), GW_PATH_MALFORMED);
+    assert_int_equal(strlen(big), 3);
+    assert_int_equal(gw_target_split("/abc", big, 0, &q), GW_PATH_MALFORMED);
+    free(t);
+    free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(codecs),    cmocka_unit_test(headers),
-        cmocka_unit_test(get_calls), cmocka_unit_test(error_bodies),
-        cmocka_unit_test(metadata),  cmocka_unit_test(timestamps_and_durations),
+        cmocka_unit_test(codecs),
+        cmocka_unit_test(headers),
+        cmocka_unit_test(request_targets),
+        cmocka_unit_test(get_calls),
+        cmocka_unit_test(error_bodies),
+        cmocka_unit_test(metadata),
+        cmocka_unit_test(timestamps_and_durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
