@@ -1,9 +1,13 @@
 /*
  * The gateway's request path without sockets: an HTTP request (method, URI, headers, body) as
- * nng's server hands it over, through everything the loop does with it (routing, the Connect
+ * the HTTP server hands it over, through everything the loop does with it (routing, the Connect
  * checks, bearer tokens, rate limiting, idempotency keys, GET calls, JSON and binary
  * transcoding, the backend call, the backend's answer and its transcoding back, the error
  * bodies, the access log), to the HTTP response.
+ *
+ * The request is built and dispatched by the gateway's own code (gw__req_new, gw__req_headers,
+ * gw__req_body, gw__dispatch: what MHD's callbacks call in front.c), so only MHD's parsing is
+ * left out; fuzz_gateway_http covers that.
  *
  * Input:
  *   byte 0: how the backend answers the call: code = b % 17 (0: OK); b & 0x20 adds a RetryInfo
@@ -16,13 +20,9 @@
  * The backend is an nng REP socket on inproc:// answering as byte 0 says; the gateway is a
  * real gw_gateway (gateway.c) whose HTTP server is not started.
  *
- * Checked: every request is answered or dropped, within 5 s; every answer has a status from
- * 100 to 599; an error answer (4xx, 5xx) from an RPC path is a Connect error body (a JSON
- * object with a "code" string); the access log stays JSON lines and never holds a token.
- *
- * What this harness has to copy from front.c (the request's construction in gw__on_http and
- * the routing in its static on_loop) is a copy: see tests/reliability/README.md for the
- * refactor that would let a harness call them.
+ * Checked: every request is answered within 5 s; every answer has a status from 100 to 599; an
+ * error answer (4xx, 5xx) from an RPC path is a Connect error body (a JSON object with "code"
+ * and "message" strings); the access log stays JSON lines and never holds a token.
  */
 #define _GNU_SOURCE /* memmem, memfd_create */
 #include <pthread.h>
@@ -44,109 +44,57 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
 /* ---- one request ----------------------------------------------------------------------- */
 
-typedef struct outcome {
-    pthread_mutex_t mtx;
-    pthread_cond_t cv;
-    bool done;
-    int status;
-    bool connect_error; /* the answer is a Connect error body */
-    nng_aio *aio;
-} outcome;
+/* The headers of one input, as gw__req_headers looks them up (the first of a name wins, as
+ * MHD's lookup does). */
+typedef struct headers {
+    gw_req *r;
+    size_t n;
+    struct {
+        const char *name, *value;
+    } h[64];
+} headers;
 
-static void on_answer(void *arg)
+static const char *lookup(void *ctx, const char *name)
 {
-    outcome *o = arg;
-    nng_http_res *res = nng_aio_result(o->aio) == 0 ? nng_aio_get_output(o->aio, 0) : NULL;
-    o->status = -1;
-    if (res != NULL) {
-        o->status = nng_http_res_get_status(res);
-        void *body = NULL;
-        size_t blen = 0;
-        nng_http_res_get_data(res, &body, &blen);
-        const char *ct = nng_http_res_get_header(res, "Content-Type");
-        if (o->status >= 400 && ct != NULL && strcmp(ct, "application/json") == 0) {
-            json_t *j = json_loadb(body, blen, 0, NULL);
-            o->connect_error = j != NULL && json_is_string(json_object_get(j, "code")) &&
-                               json_is_string(json_object_get(j, "message"));
-            json_decref(j);
-        }
-        nng_http_res_free(res);
-    }
-    pthread_mutex_lock(&o->mtx);
-    o->done = true;
-    pthread_cond_signal(&o->cv);
-    pthread_mutex_unlock(&o->mtx);
-}
-
-static const char *header_dup(gw_req *r, const char *v, size_t n)
-{
-    if (n > GW_HEADER_MAX) {
-        r->body_error = GW_BODY_HEADER;
-        return NULL;
-    }
-    /* A bearer placeholder becomes a real token. */
-    if (n == 9 && strncasecmp(v, "Bearer @", 8) == 0) {
-        for (int i = 0; i < 4; i++) {
-            if (v[8] == token_tags[i]) {
-                char *t = bsl_arena_printf(r->arena, "Bearer %s", tokens[i]);
-                return t;
-            }
+    headers *hs = ctx;
+    for (size_t i = 0; i < hs->n; i++) {
+        if (strcasecmp(hs->h[i].name, name) == 0) {
+            return hs->h[i].value;
         }
     }
-    return bsl_arena_strndup(r->arena, v, n);
+    return NULL;
 }
 
-/* As gw__on_http: the request line and the headers the gateway reads. */
-static void set_header(gw_req *r, const char *name, size_t nl, const char *v, size_t vl)
+/* Adds a header line; a bearer placeholder becomes a real token. */
+static void add_header(headers *hs, const char *name, size_t nl, const char *v, size_t vl)
 {
-    static const struct {
-        const char *name;
-        size_t off;
-    } known[] = {
-        { "Content-Type", offsetof(gw_headers, content_type) },
-        { "Content-Encoding", offsetof(gw_headers, content_encoding) },
-        { "Authorization", offsetof(gw_headers, authorization) },
-        { "Connect-Protocol-Version", offsetof(gw_headers, connect_version) },
-        { "Connect-Timeout-Ms", offsetof(gw_headers, connect_timeout) },
-        { "Origin", offsetof(gw_headers, origin) },
-        { "Access-Control-Request-Method", offsetof(gw_headers, acr_method) },
-        { "Access-Control-Request-Headers", offsetof(gw_headers, acr_headers) },
-        { "X-Request-Id", offsetof(gw_headers, request_id) },
-        { "Traceparent", offsetof(gw_headers, traceparent) },
-        { "Idempotency-Key", offsetof(gw_headers, idempotency_key) },
-        { "X-Forwarded-For", offsetof(gw_headers, forwarded_for) },
-    };
     while (vl > 0 && (*v == ' ' || *v == '\t')) {
         v++;
         vl--;
     }
-    if (memchr(v, '\0', vl) != NULL || memchr(name, '\0', nl) != NULL) {
-        return; /* nng's parser ends a header at NUL */
+    if (hs->n == sizeof(hs->h) / sizeof(hs->h[0]) || memchr(v, '\0', vl) != NULL ||
+        memchr(name, '\0', nl) != NULL) {
+        return; /* MHD's parser ends a header at NUL */
     }
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-        if (strlen(known[i].name) == nl && strncasecmp(known[i].name, name, nl) == 0) {
-            const char **slot = (const char **)((char *)&r->h + known[i].off);
-            if (*slot == NULL) {
-                *slot = header_dup(r, v, vl);
+    const char *value = NULL;
+    if (vl == 9 && strncasecmp(v, "Bearer @", 8) == 0) {
+        for (int i = 0; i < 4; i++) {
+            if (v[8] == token_tags[i]) {
+                value = bsl_arena_printf(hs->r->arena, "Bearer %s", tokens[i]);
             }
-            return;
         }
+    }
+    hs->h[hs->n].name = bsl_arena_strndup(hs->r->arena, name, nl);
+    hs->h[hs->n].value = value ? value : bsl_arena_strndup(hs->r->arena, v, vl);
+    if (hs->h[hs->n].name != NULL && hs->h[hs->n].value != NULL) {
+        hs->n++;
     }
 }
 
+/* The request the input describes, built as MHD's callbacks build it (front.c): the target,
+ * then the method and headers, then the body. */
 static gw_req *build(const uint8_t *data, size_t len)
 {
-    gw_req *r = calloc(1, sizeof(*r));
-    if (r == NULL || (r->arena = bsl_arena_create()) == NULL) {
-        free(r);
-        return NULL;
-    }
-    r->g = gw;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    r->t0 = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-    r->metric_id = gw->metric_other;
-    r->code = BSL_STATUS_OK;
     const char *p = (const char *)data, *end = p + len;
     const char *nl = memchr(p, '\n', len);
     const char *line_end = nl ? nl : end;
@@ -154,21 +102,20 @@ static gw_req *build(const uint8_t *data, size_t len)
     const char *uri = sp ? sp + 1 : "/";
     size_t ulen = sp ? (size_t)(line_end - uri) : 1;
     size_t mlen = sp ? (size_t)(sp - p) : (size_t)(line_end - p);
-    snprintf(r->method, sizeof(r->method), "%.*s", (int)mlen, p);
-    if (memchr(uri, '\0', ulen) != NULL) {
-        ulen = strnlen(uri, ulen);
+    char *target = strndup(uri, strnlen(uri, ulen));
+    char *method = strndup(p, strnlen(p, mlen));
+    if (target == NULL || method == NULL) {
+        abort();
     }
-    if (ulen > GW_URI_MAX) {
-        r->body_error = GW_BODY_URI;
-        r->close = true;
-        uri = "/";
-        ulen = 1;
+    gw_req *r = gw__req_new(gw, target);
+    free(target);
+    if (r == NULL) {
+        free(method);
+        return NULL;
     }
-    const char *q = memchr(uri, '?', ulen);
-    size_t plen = q ? (size_t)(q - uri) : ulen;
-    r->path = bsl_arena_strndup(r->arena, uri, plen);
-    r->query =
-        q ? bsl_arena_strndup(r->arena, q + 1, ulen - plen - 1) : bsl_arena_strdup(r->arena, "");
+    static headers hs;
+    hs.r = r;
+    hs.n = 0;
     p = nl ? nl + 1 : end;
     while (p < end) {
         nl = memchr(p, '\n', (size_t)(end - p));
@@ -179,58 +126,16 @@ static gw_req *build(const uint8_t *data, size_t len)
         }
         const char *colon = memchr(p, ':', (size_t)(line_end - p));
         if (colon != NULL) {
-            set_header(r, p, (size_t)(colon - p), colon + 1, (size_t)(line_end - colon - 1));
+            add_header(&hs, p, (size_t)(colon - p), colon + 1, (size_t)(line_end - colon - 1));
         }
         p = nl ? nl + 1 : end;
     }
-    if (p < end && r->body_error == GW_BODY_OK) {
-        r->body_len = (size_t)(end - p);
-        if (r->body_len > gw->cfg.max_body_bytes) {
-            r->body_error = GW_BODY_TOO_BIG;
-            r->close = true;
-            r->body_len = 0;
-        } else if ((r->body = malloc(r->body_len)) != NULL) {
-            memcpy(r->body, p, r->body_len);
-        } else {
-            r->body_len = 0;
-        }
+    gw__req_headers(r, method, lookup, &hs);
+    free(method);
+    if (p < end) {
+        gw__req_body(r, p, (size_t)(end - p));
     }
     return r;
-}
-
-/* As front.c's on_loop. */
-static void dispatch(gw_req *r)
-{
-    gw->active++;
-    if (gw_meta_request_id_ok(r->h.request_id)) {
-        snprintf(r->request_id, sizeof(r->request_id), "%s", r->h.request_id);
-    } else {
-        bsl_fastid_hex(&gw->ids, r->request_id, 8);
-    }
-    if (!gw_meta_traceparent(r->h.traceparent, r->trace_id, r->parent_id)) {
-        bsl_fastid_hex(&gw->ids, r->trace_id, 16);
-        r->parent_id[0] = '\0';
-    }
-    r->cors = gw_cors_allowed(gw->cors, r->h.origin);
-    if (r->body_error != GW_BODY_OK) {
-        gw__respond_error(r, 400, BSL_STATUS_INVALID_ARGUMENT, "bad request", NULL, 0, NULL);
-        return;
-    }
-    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
-    const char *p = r->path;
-    if (strcmp(r->method, "OPTIONS") == 0) {
-        gw__preflight(r);
-    } else if (get && strcmp(p, "/healthz") == 0) {
-        gw__healthz(r);
-    } else if (get && strcmp(p, "/readyz") == 0) {
-        gw__readyz(r);
-    } else if (get && strcmp(p, "/metrics") == 0) {
-        gw__metrics(r);
-    } else if (get && strcmp(p, "/openapi.json") == 0) {
-        gw__openapi(r);
-    } else {
-        gw__rpc(r);
-    }
 }
 
 static void on_watchdog(struct ev_loop *l, ev_timer *w, int revents)
@@ -295,48 +200,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     /* A call (not a probe, not a preflight): its errors are Connect error bodies. */
     bool rpc = r->body_error == GW_BODY_OK && strcmp(r->method, "OPTIONS") != 0 &&
                r->path[0] == '/' && strchr(r->path + 1, '/') != NULL;
-    outcome o = { .mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
-    if (nng_aio_alloc(&o.aio, on_answer, &o) != 0) {
-        abort();
-    }
-    nng_aio_begin(o.aio);
-    r->aio = o.aio;
-    pthread_mutex_lock(&gw->mtx);
-    r->next = gw->live;
-    if (gw->live != NULL) {
-        gw->live->prev = r;
-    }
-    gw->live = r;
-    pthread_mutex_unlock(&gw->mtx);
-
-    dispatch(r);
+    gw__dispatch(r);
     ev_timer watchdog;
     ev_timer_init(&watchdog, on_watchdog, 5., 0.);
     ev_timer_start(loop, &watchdog);
-    while (gw->active > 0) {
+    while (!r->answered) {
         ev_run(loop, EVRUN_ONCE);
     }
     ev_timer_stop(loop, &watchdog);
-    pthread_mutex_lock(&o.mtx);
-    while (!o.done) {
-        pthread_cond_wait(&o.cv, &o.mtx);
-    }
-    pthread_mutex_unlock(&o.mtx);
-    nng_aio_free(o.aio);
-    if (o.status != -1 && (o.status < 100 || o.status > 599)) {
+    int status = r->response != NULL ? r->http_status : -1;
+    if (status != -1 && (status < 100 || status > 599)) {
         __builtin_trap();
     }
-    if (rpc && o.status >= 400 && !o.connect_error) {
-        fprintf(stderr, "an RPC error answer (HTTP %d) without a Connect error body\n", o.status);
-        __builtin_trap();
+    if (rpc && status >= 400) {
+        /* A Connect error body: a JSON object with "code" and "message" strings. */
+        json_t *j = r->out_type != NULL && strcmp(r->out_type, "application/json") == 0
+                        ? json_loadb((const char *)r->out_body, r->out_len, 0, NULL)
+                        : NULL;
+        bool ok = j != NULL && json_is_string(json_object_get(j, "code")) &&
+                  json_is_string(json_object_get(j, "message"));
+        json_decref(j);
+        if (!ok) {
+            fprintf(stderr, "an RPC error answer (HTTP %d) without a Connect error body\n", status);
+            __builtin_trap();
+        }
     }
     if (getenv("BSL_FUZZ_VERBOSE") != NULL) {
         off_t n = lseek(log_fd, 0, SEEK_CUR);
-        fprintf(stderr, "HTTP %d (log: %lld bytes)\n", o.status, (long long)n);
+        fprintf(stderr, "HTTP %d (log: %lld bytes)\n", status, (long long)n);
         char buf[2048];
         ssize_t k = pread(log_fd, buf, sizeof(buf) - 1, 0);
         fprintf(stderr, "%.*s", (int)(k > 0 ? k : 0), buf);
     }
+    gw__req_free(r);
     check_log();
     return 0;
 }
