@@ -96,49 +96,79 @@ void gw__req_free(gw_req *r)
     }
 }
 
-void gw__req_headers(gw_req *r, const char *method,
-                     const char *(*header)(void *ctx, const char *name), void *ctx)
+void gw__req_method(gw_req *r, const char *method)
 {
-    static const struct {
-        const char *name;
-        size_t off;
-    } wanted[] = {
-        { "Content-Type", offsetof(gw_headers, content_type) },
-        { "Content-Encoding", offsetof(gw_headers, content_encoding) },
-        { "Authorization", offsetof(gw_headers, authorization) },
-        { "Connect-Protocol-Version", offsetof(gw_headers, connect_version) },
-        { "Connect-Timeout-Ms", offsetof(gw_headers, connect_timeout) },
-        { "Origin", offsetof(gw_headers, origin) },
-        { "X-Request-Id", offsetof(gw_headers, request_id) },
-        { "Traceparent", offsetof(gw_headers, traceparent) },
-        { "Idempotency-Key", offsetof(gw_headers, idempotency_key) },
-    };
     size_t mlen = strlen(method);
     if (mlen < sizeof(r->method)) {
         memcpy(r->method, method, mlen + 1);
     } else {
-        snprintf(r->method, sizeof(r->method), "%s", "?"); /* no method of ours is that long */
+        memcpy(r->method, "?", 2); /* no method of ours is that long */
     }
-    gw_headers *h = &r->h;
+}
+
+/* The request headers the gateway reads, by name, and where they go. */
+static const struct {
+    const char *name;
+    size_t len;
+    size_t off;
+} wanted[] = {
+#define W(n, f)                                                                                    \
+    {                                                                                              \
+        n, sizeof(n) - 1, offsetof(gw_headers, f)                                                  \
+    }
+    W("Content-Type", content_type),
+    W("Content-Length", content_length),
+    W("Transfer-Encoding", transfer_encoding),
+    W("Content-Encoding", content_encoding),
+    W("Authorization", authorization),
+    W("Connect-Protocol-Version", connect_version),
+    W("Connect-Timeout-Ms", connect_timeout),
+    W("Origin", origin),
+    W("Access-Control-Request-Method", acr_method),
+    W("Access-Control-Request-Headers", acr_headers),
+    W("X-Request-Id", request_id),
+    W("Traceparent", traceparent),
+    W("Idempotency-Key", idempotency_key),
+    W("X-Forwarded-For", forwarded_for),
+#undef W
+};
+
+void gw__req_header(gw_req *r, const char *name, const char *value)
+{
+    size_t nlen = strlen(name);
     for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
-        *(const char **)((char *)h + wanted[i].off) = header(ctx, wanted[i].name);
-    }
-    if (strcmp(r->method, "OPTIONS") == 0) {
-        h->acr_method = header(ctx, "Access-Control-Request-Method");
-        h->acr_headers = header(ctx, "Access-Control-Request-Headers");
-    }
-    if (r->g->cfg.trust_forwarded_for) {
-        h->forwarded_for = header(ctx, "X-Forwarded-For");
-    }
-    /* Every value we read is bounded: one too long refuses the request (431). */
-    const char **v = (const char **)h;
-    for (size_t i = 0; i < sizeof(*h) / sizeof(*v); i++) {
-        if (v[i] != NULL && strnlen(v[i], GW_HEADER_MAX + 1) > GW_HEADER_MAX) {
-            v[i] = NULL;
-            if (r->body_error == GW_BODY_OK) {
-                r->body_error = GW_BODY_HEADER;
-            }
+        if (wanted[i].len != nlen || strcasecmp(wanted[i].name, name) != 0) {
+            continue;
         }
+        if (wanted[i].off == offsetof(gw_headers, forwarded_for) &&
+            !r->g->cfg.trust_forwarded_for) {
+            return; /* anyone can send it: read only behind a trusted proxy */
+        }
+        const char **slot = (const char **)((char *)&r->h + wanted[i].off);
+        if (strnlen(value, GW_HEADER_MAX + 1) > GW_HEADER_MAX) {
+            if (r->body_error == GW_BODY_OK) {
+                r->body_error = GW_BODY_HEADER; /* every value we read is bounded: 431 */
+            }
+            return;
+        }
+        if (*slot == NULL) {
+            *slot = value;
+            return;
+        }
+        /* A field given twice is one field whose values are joined (RFC 9110, 5.3): a list
+         * (X-Forwarded-For) reads on, and a field that takes one value (Authorization,
+         * Content-Length, Connect-Protocol-Version) is refused as it stands, instead of one of
+         * its values being picked. */
+        char *joined = bsl_arena_printf(r->arena, "%s, %s", *slot, value);
+        if (joined == NULL) {
+            r->body_error = GW_BODY_MEMORY;
+            return;
+        }
+        if (strlen(joined) > GW_HEADER_MAX && r->body_error == GW_BODY_OK) {
+            r->body_error = GW_BODY_HEADER;
+        }
+        *slot = joined;
+        return;
     }
 }
 
@@ -190,9 +220,14 @@ void *gw__on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     return r; /* MHD hands it back as *con_cls, and to gw__on_completed */
 }
 
-static const char *mhd_header(void *ctx, const char *name)
+static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
 {
-    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+    (void)kind;
+    if (key != NULL && value != NULL) {
+        gw__req_header(cls, key, value);
+    }
+    return MHD_YES;
 }
 
 /* The headers are in: takes what the gateway reads, and decides about the body from its
@@ -201,14 +236,16 @@ static void start(gw_req *r, struct MHD_Connection *c, const char *method)
 {
     gw_gateway *g = r->g;
     r->started = true;
-    gw__req_headers(r, method, mhd_header, c);
+    gw__req_method(r, method);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, on_header, r);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     r->peer = ci != NULL ? ci->client_addr : NULL;
     /* MHD has already refused a Content-Length that is not a number (400) and a chunk size it
-     * cannot read; the rest is ours. */
-    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+     * cannot read; the rest is ours. MHD frames the body by the first Content-Length or
+     * Transfer-Encoding it sees: any ambiguity is refused before it reads a byte of it. */
+    const char *te = r->h.transfer_encoding, *cl = r->h.content_length;
+    r->declared = SIZE_MAX;
     if (te != NULL) {
         r->body_expected = true;
         if (cl != NULL) {
@@ -217,12 +254,18 @@ static void start(gw_req *r, struct MHD_Connection *c, const char *method)
             r->body_error = GW_BODY_UNSUPPORTED;
         }
     } else if (cl != NULL) {
+        size_t n = strlen(cl);
         unsigned long long v = strtoull(cl, NULL, 10);
-        r->body_expected = v > 0;
-        if (v > g->cfg.max_body_bytes) {
+        if (n == 0 || n > 19 || strspn(cl, "0123456789") != n) {
+            r->body_error = GW_BODY_BAD_FRAMING; /* given twice ("5, 6"), or not a number */
+        } else if (v > g->cfg.max_body_bytes) {
             r->body_error = GW_BODY_TOO_BIG; /* refused before a byte of it is read */
-        } else if (v > 0 && (r->body = malloc((size_t)v)) != NULL) {
-            r->body_cap = (size_t)v;
+        } else if (v > 0) {
+            r->body_expected = true;
+            r->declared = (size_t)v;
+            if ((r->body = malloc((size_t)v)) != NULL) {
+                r->body_cap = (size_t)v;
+            }
         }
     }
     if (r->body_error != GW_BODY_OK) {
@@ -239,6 +282,21 @@ static void start(gw_req *r, struct MHD_Connection *c, const char *method)
             MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, body_s);
             r->timeout_changed = true;
         }
+    }
+}
+
+/* MHD 0.9.75 reads a connection once per edge of its (edge-triggered) epoll and takes a short
+ * read for "nothing more to read": an end of stream that came in with the last bytes it read
+ * is never noticed, and a client that sent part of a body and closed would be held until the
+ * idle timeout. When all the socket holds is that end of stream, shutting our side for reading
+ * wakes MHD's epoll, and MHD reads the end and lets the connection go. */
+static void notice_end_of_stream(gw_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char b;
+    if (ci != NULL && recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+        shutdown(ci->connect_fd, SHUT_RD);
     }
 }
 
@@ -289,11 +347,16 @@ enum MHD_Result gw__on_request(void *cls, struct MHD_Connection *c, const char *
              * the rest is read and dropped, so that the client gets its 413 once it is done,
              * up to as much again as the limit; a client that sends more is cut off. */
             r->dropped += *upload_data_size;
-            *upload_data_size = 0;
-            return r->dropped > g->cfg.max_body_bytes ? MHD_NO : MHD_YES;
+            if (r->dropped > g->cfg.max_body_bytes) {
+                return MHD_NO;
+            }
+        } else {
+            gw__req_body(r, upload_data, *upload_data_size);
         }
-        gw__req_body(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
+        if (r->declared == SIZE_MAX || r->body_len + r->dropped < r->declared) {
+            notice_end_of_stream(r); /* more to come, unless the client has gone */
+        }
         return MHD_YES;
     }
     if (!r->dispatched) {

@@ -52,10 +52,12 @@ typedef enum {
 } gw_body_error;
 
 /* The request headers the gateway looks at; NULL when absent. They point into MHD's memory
- * for the connection (valid until the request completes) or, outside MHD, wherever the caller
- * of gw__req_headers keeps them. */
+ * for the connection (valid until the request completes), into the request's arena (a field
+ * given twice, joined) or, outside MHD, wherever the caller of gw__req_header keeps them. */
 typedef struct gw_headers {
     const char *content_type;
+    const char *content_length;
+    const char *transfer_encoding;
     const char *content_encoding;
     const char *authorization;
     const char *connect_version;
@@ -96,6 +98,7 @@ struct gw_req {
     gw_body_error body_error;
     uint8_t *body; /* malloc'd */
     size_t body_len, body_cap;
+    size_t declared;      /* Content-Length, or SIZE_MAX (chunked, or none) */
     size_t dropped;       /* bytes read past the limit and dropped */
     bool body_expected;   /* Content-Length > 0 or chunked */
     bool body_late;       /* cut off: the body did not arrive within body_timeout_ms */
@@ -180,11 +183,13 @@ void gw__on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
  * g->live. NULL when out of memory. Freed by gw__req_free. */
 gw_req *gw__req_new(gw_gateway *g, const char *target);
 
-/* Takes the method and the headers the gateway reads: `header` looks a header up by name
- * (case-insensitive) and returns its value, or NULL; the values must stay valid as long as the
- * request. Marks the request for a 431 when a value is too long. */
-void gw__req_headers(gw_req *r, const char *method,
-                     const char *(*header)(void *ctx, const char *name), void *ctx);
+/* Takes the request's method (copied). */
+void gw__req_method(gw_req *r, const char *method);
+
+/* Takes one header line (name and value kept, not copied: they must live as long as the
+ * request). Only the fields the gateway reads are kept; one given twice has its values joined
+ * with ", ". A value over GW_HEADER_MAX marks the request for a 431. */
+void gw__req_header(gw_req *r, const char *name, const char *value);
 
 /* Appends body bytes, within max_body_bytes (past it the body is dropped and the request
  * marked for a 413). */

@@ -737,6 +737,53 @@ static void chunked_and_continue(void **state)
     gwh_resp_free(&r);
 }
 
+/* A field given twice is never resolved by picking one of its values: its values are joined,
+ * which a field that takes one value refuses. */
+static void repeated_headers(void **state)
+{
+    (void)state;
+    char auth[4096], other[4096], body[128], req[16384];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", beneficiary);
+    snprintf(other, sizeof(other), "Authorization: Bearer %s", counselor);
+    snprintf(body, sizeof(body), "{\"id\":\"%s\"}", bilan_id);
+    gwh_resp r;
+    const char *two_tokens[] = { "Content-Type: application/json", auth, other, NULL };
+    assert_int_equal(gwh_http(gw.port, "POST", "/boussole.v1.SessionService/GetBilan", two_tokens,
+                              body, strlen(body), &r),
+                     401);
+    gwh_resp_free(&r);
+    const char *two_versions[] = { "Content-Type: application/json", auth,
+                                   "Connect-Protocol-Version: 1", "Connect-Protocol-Version: 2",
+                                   NULL };
+    assert_int_equal(gwh_http(gw.port, "POST", "/boussole.v1.SessionService/GetBilan", two_versions,
+                              body, strlen(body), &r),
+                     400);
+    gwh_resp_free(&r);
+    const char *two_types[] = { "Content-Type: application/json", "Content-Type: text/plain", auth,
+                                NULL };
+    assert_int_equal(gwh_http(gw.port, "POST", "/boussole.v1.SessionService/GetBilan", two_types,
+                              body, strlen(body), &r),
+                     415);
+    gwh_resp_free(&r);
+    /* Two lengths: refused before the body is read (no smuggling through the second one). */
+    int n = snprintf(req, sizeof(req),
+                     "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\n%s\r\nContent-Length: %zu\r\n"
+                     "Content-Length: 2\r\n\r\n%s",
+                     auth, strlen(body), body);
+    assert_int_equal(gwh_raw(gw.port, req, (size_t)n, &r), 400);
+    assert_non_null(strstr(r.body, "\"code\":\"invalid_argument\""));
+    assert_string_equal(gwh_header(&r, "Connection"), "close");
+    gwh_resp_free(&r);
+    /* Once is fine. */
+    const char *once[] = { "Content-Type: application/json", auth, "Connect-Protocol-Version: 1",
+                           NULL };
+    assert_int_equal(gwh_http(gw.port, "POST", "/boussole.v1.SessionService/GetBilan", once, body,
+                              strlen(body), &r),
+                     200);
+    gwh_resp_free(&r);
+}
+
 /* ---- the gateway's own endpoints ------------------------------------------------------------ */
 
 static void probes_metrics_openapi(void **state)
@@ -830,6 +877,20 @@ static void clients_that_go_away(void **state)
     assert_true(gwh_write_all(fd, req, (size_t)n));
     te_sleep_ms(100);
     close(fd);
+    /* Half a body, then the client shuts its side: let go at once, not at the idle timeout. */
+    fd = gwh_connect(gw.port);
+    n = snprintf(req, sizeof(req),
+                 "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\n%s\r\nContent-Length: 100\r\n\r\n"
+                 "{\"id\":\"abc",
+                 auth);
+    assert_true(gwh_write_all(fd, req, (size_t)n));
+    shutdown(fd, SHUT_WR);
+    long long t0 = te_now_ms();
+    char buf[512];
+    assert_true(read(fd, buf, sizeof(buf)) <= 0);
+    assert_true(te_now_ms() - t0 < 5000);
+    close(fd);
     /* While the backend works: the service is stopped, the client leaves, the service answers
      * into the void. */
     te_signal(&sessions, SIGSTOP);
@@ -879,6 +940,7 @@ int main(void)
         cmocka_unit_test(malformed_json),
         cmocka_unit_test(protocol_errors),
         cmocka_unit_test(percent_escapes),
+        cmocka_unit_test(repeated_headers),
         cmocka_unit_test(chunked_and_continue),
         cmocka_unit_test(probes_metrics_openapi),
         cmocka_unit_test(clients_that_go_away),

@@ -5,9 +5,9 @@
  * transcoding, the backend call, the backend's answer and its transcoding back, the error
  * bodies, the access log), to the HTTP response.
  *
- * The request is built and dispatched by the gateway's own code (gw__req_new, gw__req_headers,
- * gw__req_body, gw__dispatch: what MHD's callbacks call in front.c), so only MHD's parsing is
- * left out; fuzz_gateway_http covers that.
+ * The request is built and dispatched by the gateway's own code (gw__req_new, gw__req_method,
+ * gw__req_header, gw__req_body, gw__dispatch: what MHD's callbacks call in front.c), so only MHD's
+ * parsing is left out; fuzz_gateway_http covers that.
  *
  * Input:
  *   byte 0: how the backend answers the call: code = b % 17 (0: OK); b & 0x20 adds a RetryInfo
@@ -44,50 +44,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
 /* ---- one request ----------------------------------------------------------------------- */
 
-/* The headers of one input, as gw__req_headers looks them up (the first of a name wins, as
- * MHD's lookup does). */
-typedef struct headers {
-    gw_req *r;
-    size_t n;
-    struct {
-        const char *name, *value;
-    } h[64];
-} headers;
-
-static const char *lookup(void *ctx, const char *name)
-{
-    headers *hs = ctx;
-    for (size_t i = 0; i < hs->n; i++) {
-        if (strcasecmp(hs->h[i].name, name) == 0) {
-            return hs->h[i].value;
-        }
-    }
-    return NULL;
-}
-
-/* Adds a header line; a bearer placeholder becomes a real token. */
-static void add_header(headers *hs, const char *name, size_t nl, const char *v, size_t vl)
+/* Hands a header line to the request, as MHD's header list is (front.c); a bearer placeholder
+ * becomes a real token. */
+static void add_header(gw_req *r, const char *name, size_t nl, const char *v, size_t vl)
 {
     while (vl > 0 && (*v == ' ' || *v == '\t')) {
         v++;
         vl--;
     }
-    if (hs->n == sizeof(hs->h) / sizeof(hs->h[0]) || memchr(v, '\0', vl) != NULL ||
-        memchr(name, '\0', nl) != NULL) {
+    if (memchr(v, '\0', vl) != NULL || memchr(name, '\0', nl) != NULL) {
         return; /* MHD's parser ends a header at NUL */
     }
     const char *value = NULL;
     if (vl == 9 && strncasecmp(v, "Bearer @", 8) == 0) {
         for (int i = 0; i < 4; i++) {
             if (v[8] == token_tags[i]) {
-                value = bsl_arena_printf(hs->r->arena, "Bearer %s", tokens[i]);
+                value = bsl_arena_printf(r->arena, "Bearer %s", tokens[i]);
             }
         }
     }
-    hs->h[hs->n].name = bsl_arena_strndup(hs->r->arena, name, nl);
-    hs->h[hs->n].value = value ? value : bsl_arena_strndup(hs->r->arena, v, vl);
-    if (hs->h[hs->n].name != NULL && hs->h[hs->n].value != NULL) {
-        hs->n++;
+    const char *n = bsl_arena_strndup(r->arena, name, nl);
+    value = value ? value : bsl_arena_strndup(r->arena, v, vl);
+    if (n != NULL && value != NULL) {
+        gw__req_header(r, n, value);
     }
 }
 
@@ -113,9 +92,8 @@ static gw_req *build(const uint8_t *data, size_t len)
         free(method);
         return NULL;
     }
-    static headers hs;
-    hs.r = r;
-    hs.n = 0;
+    gw__req_method(r, method);
+    free(method);
     p = nl ? nl + 1 : end;
     while (p < end) {
         nl = memchr(p, '\n', (size_t)(end - p));
@@ -126,12 +104,10 @@ static gw_req *build(const uint8_t *data, size_t len)
         }
         const char *colon = memchr(p, ':', (size_t)(line_end - p));
         if (colon != NULL) {
-            add_header(&hs, p, (size_t)(colon - p), colon + 1, (size_t)(line_end - colon - 1));
+            add_header(r, p, (size_t)(colon - p), colon + 1, (size_t)(line_end - colon - 1));
         }
         p = nl ? nl + 1 : end;
     }
-    gw__req_headers(r, method, lookup, &hs);
-    free(method);
     if (p < end) {
         gw__req_body(r, p, (size_t)(end - p));
     }
