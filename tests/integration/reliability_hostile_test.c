@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -577,7 +578,10 @@ typedef struct raw_row {
     long body_len; /* -1: strlen(body); else this many bytes of 'x' (when body is NULL) */
     int status;
     const char *code;
-    bool nng_closes; /* nng's HTTP parser may close the connection first, without an answer */
+    /* Framing errors that libmicrohttpd (the gateway's HTTP parser) answers itself, before the
+     * gateway sees the request: the status is checked and the connection must be closed, but
+     * the body is MHD's short HTML page, not a Connect error (MHD 0.9 cannot be given one). */
+    bool http_layer;
 } raw_row;
 
 #define RPC_HEAD(extra)                                                                            \
@@ -590,23 +594,22 @@ static const raw_row raw_rows[] = {
     { "declared length of a petabyte", RPC_HEAD("Content-Length: 1000000000000000\r\n"), "", -1,
       413, "resource_exhausted", false },
     { "length not a number", RPC_HEAD("Content-Length: 12ab\r\n"), "{\"id\":\"x\"}", -1, 400,
-      "invalid_argument", false },
+      "invalid_argument", true },
     { "both framings", RPC_HEAD("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"),
       "5\r\n{\"a\":\r\n0\r\n\r\n", -1, 400, "invalid_argument", false },
     { "Transfer-Encoding gzip", RPC_HEAD("Transfer-Encoding: gzip\r\n"), "", -1, 501,
       "unimplemented", false },
     { "chunk size not hex", RPC_HEAD("Transfer-Encoding: chunked\r\n"), "zz\r\n{}\r\n0\r\n\r\n", -1,
-      400, "invalid_argument", false },
+      400, "invalid_argument", true },
     { "chunk size of 2^64", RPC_HEAD("Transfer-Encoding: chunked\r\n"),
-      "10000000000000000\r\n{}\r\n0\r\n\r\n", -1, 413, "resource_exhausted", false },
+      "10000000000000000\r\n{}\r\n0\r\n\r\n", -1, 413, "resource_exhausted", true },
     { "chunks over the limit", RPC_HEAD("Transfer-Encoding: chunked\r\n"), "@chunks", -1, 413,
       "resource_exhausted", false },
     { "chunk without its CRLF", RPC_HEAD("Transfer-Encoding: chunked\r\n"), "2\r\n{}XX0\r\n\r\n",
-      -1, 400, "invalid_argument", false },
-    /* nng's HTTP server closes the connection on a header line over 8 KiB before the gateway
-     * sees the request: no answer, but nothing held either. */
+      -1, 400, "invalid_argument", true },
+    /* A header line over 8 KiB: the gateway answers 431 (see gateway_limits_test). */
     { "header too long", RPC_HEAD("X-Request-Id: @big-header\r\n"), "{}", -1, 431,
-      "invalid_argument", true },
+      "invalid_argument", false },
 };
 
 static char *raw_request(const raw_row *w, size_t *len)
@@ -659,8 +662,10 @@ static void raw_rows_test(void **state)
         rel_conn_init(&c, "127.0.0.1", gw.port);
         rel_resp r;
         rel_conn_raw(&c, req, len, false, 20000, &r);
-        if (w->nng_closes && r.status == -2) {
-            printf("ok   %-40s connection closed by nng's parser\n", w->name);
+        char conn[32];
+        const char *cl = rel_header(&r, "Connection", conn, sizeof(conn));
+        if (w->http_layer && r.status == w->status && cl != NULL && strcasecmp(cl, "close") == 0) {
+            printf("ok   %-40s %d from libmicrohttpd, connection closed\n", w->name, r.status);
         } else if (!check_answer(w->name, &r, w->status, w->code, NULL)) {
             failures++;
         }
