@@ -811,9 +811,9 @@ static int cmd_valgrind(const char *build, const char *dir)
         hostile_4xx += st >= 400 && st < 500;
         rel_resp_free(&r);
     }
-    /* A request-target ending in a percent escape: nng 1.5.2's URI canonicalisation reads (and
-     * may write) past its copy of the URI (tests/reliability/README.md, findings). valgrind
-     * sees the read at once; this request stays here until nng is fixed. */
+    /* A request-target ending in a percent escape: nng 1.5.2's URI canonicalisation read (and
+     * could write) past its copy of the URI (tests/reliability/README.md, finding 1), which
+     * valgrind saw at once; kept so that no HTTP server of ours comes back to that. */
     rel_resp raw;
     int raw_st = rel_conn_request(&c, "GET", "/boussole.v1.SessionService/GetBilan%7D", NULL, NULL,
                                   0, 30000, &raw);
