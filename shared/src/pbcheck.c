@@ -185,7 +185,12 @@ static bool walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t l
             return fail(r, "unsupported wire type");
         }
         if (f == NULL) {
-            continue; /* unknown fields are skipped, as proto3 says */
+            /* Unknown fields are skipped whole, as proto3 says: a length-delimited one with its
+             * contents, which are not fields of this message. */
+            if (wt == 2) {
+                pos += (size_t)v;
+            }
+            continue;
         }
         int want = expected_wire_type(f->type);
         bool packed_ok = wt == 2 && f->label == PROTOBUF_C_LABEL_REPEATED && want != 2;

@@ -98,6 +98,20 @@ static void broken_messages_name_the_field(void **state)
     /* Unknown fields are skipped, as proto3 says. */
     const uint8_t unknown[] = { 0xf8, 0x07, 0x01, 0x0a, 0x01, 'x' };
     assert_true(check(&boussole__v1__rpc_request__descriptor, unknown, sizeof(unknown), path, why));
+
+    /* An unknown length-delimited field is skipped with its contents, which are not read as
+     * fields: bytes that are no fields at all inside it pass... */
+    const uint8_t unknown_bytes[] = { 0xfa, 0x07, 0x03, 0x00, 0x00, 0xff, 0x0a, 0x01, 'x' };
+    assert_true(check(&boussole__v1__rpc_request__descriptor, unknown_bytes, sizeof(unknown_bytes),
+                      path, why));
+    /* ...and what follows it is read from the right place: here a field number 0 written on two
+     * bytes, which the contents (read as a 64-bit field) once swallowed, so that protobuf-c
+     * decoded a message it could not decode again once packed (fuzz_payload). */
+    const uint8_t after_unknown[] = { 0xa2, 0x06, 0x06, 0x41, 0x00, 0x01,
+                                      0xeb, 0x65, 0x3f, 0x80, 0x00, 0x10 }; /* field 100 */
+    assert_false(check(&boussole__v1__rpc_request__descriptor, after_unknown, sizeof(after_unknown),
+                       path, why));
+    assert_string_equal(why, "invalid field number");
 }
 
 /* DescriptorProto.nested_type is recursive: a payload nested deeper than the limit is
