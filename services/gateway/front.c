@@ -444,8 +444,9 @@ static void answer_body_error(gw_req *r)
         return;
     case GW_BODY_BAD_FRAMING:
         gw__respond_error(r, 400, BSL_STATUS_INVALID_ARGUMENT,
-                          "malformed request body framing (both Content-Length and "
-                          "Transfer-Encoding)",
+                          "malformed request body framing (Content-Length and "
+                          "Transfer-Encoding together, Content-Length given twice or not a "
+                          "number)",
                           NULL, 0, NULL);
         return;
     case GW_BODY_UNSUPPORTED:

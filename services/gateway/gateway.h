@@ -63,8 +63,9 @@ int gw_gateway_port(const gw_gateway *g);
 
 /*
  * Stops taking calls: /readyz answers 503 and new calls get unavailable (with Connection:
- * close), calls in flight finish; then `done` runs on the loop. Calls still running after
- * grace_ms are answered unavailable first.
+ * close), calls in flight finish and their answers are sent; then `done` runs on the loop. At
+ * the end of grace_ms `done` runs anyway: gw_gateway_free then cancels the calls still
+ * running, and their connections close without an answer (a warning in the log counts them).
  */
 void gw_gateway_drain(gw_gateway *g, uint32_t grace_ms, void (*done)(void *), void *arg);
 

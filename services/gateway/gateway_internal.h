@@ -44,7 +44,7 @@ typedef struct gw_req gw_req;
 typedef enum {
     GW_BODY_OK = 0,
     GW_BODY_TOO_BIG,     /* over max_body_bytes */
-    GW_BODY_BAD_FRAMING, /* both Content-Length and Transfer-Encoding */
+    GW_BODY_BAD_FRAMING, /* both framings, or a Content-Length twice or not a number */
     GW_BODY_UNSUPPORTED, /* a Transfer-Encoding other than chunked */
     GW_BODY_URI,         /* the request-target is too long */
     GW_BODY_HEADER,      /* a header we need is too long */

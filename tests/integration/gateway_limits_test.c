@@ -499,6 +499,7 @@ static void rate_limit_per_ip(void **state)
 typedef struct {
     int port;
     int status;
+    char raw[256]; /* the start of what came back, to say why when the status is wrong */
 } slow_call;
 
 static void *call_thread(void *arg)
@@ -508,6 +509,7 @@ static void *call_thread(void *arg)
     const char *t[] = { "Connect-Timeout-Ms: 3000", NULL };
     c->status =
         gwh_post(c->port, "boussole.v1.SessionService/GetBilan", beneficiary, get_body(), t, &r);
+    snprintf(c->raw, sizeof(c->raw), "%s", r.raw != NULL ? r.raw : "(nothing)");
     gwh_resp_free(&r);
     return NULL;
 }
@@ -544,6 +546,14 @@ static void in_flight_cap(void **state)
     gwh_resp_free(&r);
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);
+        if (calls[i].status != 200) {
+            fprintf(stderr, "call %d: %d after %s\n", i, calls[i].status, calls[i].raw);
+            char cmd[1200];
+            snprintf(cmd, sizeof(cmd), "tail -n 40 '%s' >&2", gw.log);
+            if (system(cmd) != 0) {
+                fprintf(stderr, "(no gateway log)\n");
+            }
+        }
         assert_int_equal(calls[i].status, 200); /* answered once the service resumed */
     }
 }
