@@ -129,6 +129,9 @@ GWH_FN bool gwh_write_all(int fd, const void *data, size_t len)
     const char *p = data;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
         if (n <= 0) {
             return false;
         }
@@ -170,7 +173,13 @@ GWH_FN int gwh_read_resp(int fd, gwh_resp *out)
     out->raw = malloc(cap + 1);
     out->raw_len = 0;
     ssize_t n;
-    while ((n = read(fd, out->raw + out->raw_len, cap - out->raw_len)) > 0) {
+    /* A signal (SIGCHLD, when a test stops or resumes a service) ends a read on a socket with
+     * a receive timeout with EINTR even under SA_RESTART (signal(7)): read again. */
+    while ((n = read(fd, out->raw + out->raw_len, cap - out->raw_len)) > 0 ||
+           (n < 0 && errno == EINTR)) {
+        if (n < 0) {
+            continue;
+        }
         out->raw_len += (size_t)n;
         out->raw[out->raw_len] = '\0';
         if (out->raw_len == cap) {

@@ -376,7 +376,11 @@ REL_FN int rel_conn_raw(rel_conn *c, const void *bytes, size_t len, bool half_cl
             }
             long long left_ms = deadline - rel_now_ms();
             struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-            if (left_ms <= 0 || poll(&pfd, 1, (int)left_ms) == 0) {
+            int ready = left_ms > 0 ? poll(&pfd, 1, (int)left_ms) : 0;
+            if (ready < 0 && errno == EINTR) {
+                continue; /* a signal (SIGCHLD of a stopped service): wait again */
+            }
+            if (ready == 0) {
                 rel_conn_close(c);
                 out->status = -1;
                 return -1;

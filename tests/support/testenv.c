@@ -349,7 +349,14 @@ int te_http_get(int port, const char *path, char *body, size_t cap)
     size_t rcap = 1 << 20, len = 0;
     char *resp = malloc(rcap);
     ssize_t r;
-    while (resp != NULL && len + 1 < rcap && (r = read(fd, resp + len, rcap - len - 1)) > 0) {
+    while (resp != NULL && len + 1 < rcap) {
+        r = read(fd, resp + len, rcap - len - 1);
+        if (r < 0 && errno == EINTR) {
+            continue; /* SIGCHLD: a socket with a receive timeout is not restarted */
+        }
+        if (r <= 0) {
+            break;
+        }
         len += (size_t)r;
     }
     close(fd);
