@@ -87,11 +87,11 @@ void gw__req_free(gw_req *r)
     if (r->response != NULL) {
         MHD_destroy_response(r->response); /* ours; MHD holds its own while it sends */
     }
-    bool answered = r->answered;
+    bool count_sent = r->answered && !r->sent;
     free(r->body);
     bsl_arena_free(r->arena);
     free(r);
-    if (answered) {
+    if (count_sent) {
         gw__answer_sent(g);
     }
 }
@@ -420,10 +420,15 @@ void gw__on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
     if (!r->dispatched) {
         not_served(r, toe);
-    } else if (!r->answered) {
-        /* MHD does not end a suspended connection, and the gateway's answers resume theirs
-         * before MHD stops: this should not happen. Should it, the request stays with the
-         * calls it waits for, and their answer frees it. */
+    } else if (!r->answered || r->backend_pending) {
+        /* The request stays with the backend call it waits for, whose answer frees it: a
+         * request answered unavailable at the end of the drain's grace period (its answer is
+         * sent, so it is counted out now), or, should it ever happen, a connection that ended
+         * before its answer (MHD does not end a suspended connection). */
+        if (r->answered && !r->sent) {
+            r->sent = true;
+            gw__answer_sent(r->g);
+        }
         r->conn = NULL;
         r->orphaned = true;
         return;

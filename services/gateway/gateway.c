@@ -103,6 +103,9 @@ int gw_gateway_create(gw_gateway **out, struct ev_loop *loop, const gw_config *c
                                            "Requests refused for missing or invalid credentials.");
     g->rate_limited = bsl_metrics_counter(g->metrics, "bsl_gateway_rate_limited_total",
                                           "Requests refused by the per-client rate limit.");
+    g->auth_throttled =
+        bsl_metrics_counter(g->metrics, "bsl_gateway_auth_throttled_total",
+                            "Requests refused because their address sent too many bad tokens.");
     g->jwt_checks = bsl_metrics_counter(g->metrics, "bsl_gateway_jwt_signature_checks_total",
                                         "Bearer token signatures verified (cache misses).");
     g->jwt_hits = bsl_metrics_counter(g->metrics, "bsl_gateway_jwt_cache_hits_total",
@@ -139,6 +142,13 @@ int gw_gateway_create(gw_gateway **out, struct ev_loop *loop, const gw_config *c
                                   g->cfg.rate_burst >= 1 ? g->cfg.rate_burst : 1,
                                   g->cfg.rate_clients)) != BSL_OK) {
         snprintf(errbuf, errlen, "rate limiter: %s", bsl_strerror(rv));
+        goto fail;
+    }
+    if (g->cfg.auth_failure_rate > 0 &&
+        (rv = gw_ratelimit_create(&g->auth_throttle, g->cfg.auth_failure_rate,
+                                  g->cfg.auth_failure_burst >= 1 ? g->cfg.auth_failure_burst : 1,
+                                  g->cfg.rate_clients)) != BSL_OK) {
+        snprintf(errbuf, errlen, "token refusal limiter: %s", bsl_strerror(rv));
         goto fail;
     }
     if ((g->openapi = gw_openapi_build(exposed, g, &g->openapi_len)) == NULL) {
@@ -180,9 +190,31 @@ static void on_drain_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     gw_gateway *g = w->data;
+    if (!g->grace_over) {
+        /* Calls still running are answered unavailable (the client may retry elsewhere, and
+         * an idempotency key makes that safe); their backend's answer, should it come, is
+         * dropped. Then a second for the answers to be sent. */
+        g->grace_over = true;
+        unsigned running = g->active;
+        bsl_log(g->cfg.log, BSL_LOG_WARN, NULL, NULL,
+                "grace period over with %u requests still running: answered unavailable", running);
+        const char *extra[] = { "Retry-After", "1", NULL };
+        gw_req *next;
+        for (gw_req *r = g->live; r != NULL && g->drain_done != NULL; r = next) {
+            next = r->next; /* answering may free r */
+            if (r->dispatched && !r->answered) {
+                gw__respond_error(r, 0, BSL_STATUS_UNAVAILABLE,
+                                  "the gateway is stopping; retry the call", NULL, 0, extra);
+            }
+        }
+        if (g->drain_done != NULL) {
+            ev_timer_set(&g->drain_timer, 1., 0.);
+            ev_timer_start(g->loop, &g->drain_timer);
+        }
+        return;
+    }
     bsl_log(g->cfg.log, BSL_LOG_WARN, NULL, NULL,
-            "grace period over with %u requests still running, %u answers still being sent",
-            g->active, g->answering);
+            "grace period over with %u answers still being sent", g->answering);
     drain_finish(g);
 }
 
@@ -239,6 +271,7 @@ void gw_gateway_free(gw_gateway *g)
     }
     gw_jwt_free(g->jwt);
     gw_ratelimit_free(g->limiter);
+    gw_ratelimit_free(g->auth_throttle);
     gw_cors_free(g->cors);
     free(g->openapi);
     free(g->metric_ids);

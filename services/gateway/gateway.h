@@ -42,6 +42,11 @@ typedef struct gw_config {
     unsigned max_connections;  /* open connections at once (0: default, 1024) */
     double rate_limit;         /* requests per second per client; 0: no limit */
     double rate_burst;
+    /* Refused bearer tokens per second per client address (0: no limit), and the burst: past
+     * it, an address's requests with tokens not already verified get 429 without a signature
+     * check, so that guessing and floods of bad tokens cost little and go slowly. */
+    double auth_failure_rate;
+    double auth_failure_burst;
     size_t rate_clients;      /* clients remembered by the limiter */
     uint32_t max_deadline_ms; /* longer Connect-Timeout-Ms are cut to this */
     unsigned max_in_flight;   /* more concurrent calls are answered unavailable */
@@ -64,8 +69,9 @@ int gw_gateway_port(const gw_gateway *g);
 /*
  * Stops taking calls: /readyz answers 503 and new calls get unavailable (with Connection:
  * close), calls in flight finish and their answers are sent; then `done` runs on the loop. At
- * the end of grace_ms `done` runs anyway: gw_gateway_free then cancels the calls still
- * running, and their connections close without an answer (a warning in the log counts them).
+ * the end of grace_ms the calls still running are answered unavailable (their backend's
+ * answer, if it comes, is dropped), and `done` runs once those answers are sent, or a second
+ * later at the latest.
  */
 void gw_gateway_drain(gw_gateway *g, uint32_t grace_ms, void (*done)(void *), void *arg);
 

@@ -106,12 +106,14 @@ struct gw_req {
     double body_deadline;
 
     /* progress */
-    bool started;    /* the headers have been seen */
-    bool dispatched; /* handed to routing: answered, or waiting for backends */
-    bool suspended;  /* its connection is suspended until the answer */
-    bool answered;   /* an answer is made (r->response), maybe not yet sent */
-    bool orphaned;   /* its connection ended while backends still worked (never expected) */
-    bool close;      /* answer with Connection: close */
+    bool started;         /* the headers have been seen */
+    bool dispatched;      /* handed to routing: answered, or waiting for backends */
+    bool suspended;       /* its connection is suspended until the answer */
+    bool answered;        /* an answer is made (r->response), maybe not yet sent */
+    bool orphaned;        /* its connection ended while a backend call still runs: freed by it */
+    bool backend_pending; /* a backend call runs for it (on_reply not called yet) */
+    bool sent;            /* its answer's sending completed (counted out of g->answering) */
+    bool close;           /* answer with Connection: close */
 
     /* the answer */
     struct MHD_Response *response;
@@ -151,12 +153,14 @@ struct gw_gateway {
     bool below_limit;     /* one just closed while at max_connections */
     gw_req *live;         /* every request between its request line and its completion */
     bsl_metrics *metrics;
-    bsl_counter *auth_failures, *rate_limited, *jwt_hits, *jwt_checks, *http_errors;
+    bsl_counter *auth_failures, *rate_limited, *auth_throttled, *jwt_hits, *jwt_checks,
+        *http_errors;
     int metric_other;        /* requests that name no method */
     int *metric_ids;         /* per schema method (indexed like bsl__schema_methods) */
     gw_backend **by_service; /* per schema service (indexed like bsl_schema_services) */
     gw_jwt *jwt;
     gw_ratelimit *limiter;
+    gw_ratelimit *auth_throttle; /* refused tokens per client address */
     gw_cors *cors;
     bsl_fastid ids; /* request and trace ids */
     char *openapi;  /* the document, built once */
@@ -164,6 +168,7 @@ struct gw_gateway {
     unsigned active;    /* requests dispatched and not answered */
     unsigned answering; /* answers made whose sending has not completed */
     bool draining;
+    bool grace_over; /* the grace period ended: calls still running were answered unavailable */
     ev_timer drain_timer;
     void (*drain_done)(void *);
     void *drain_arg;

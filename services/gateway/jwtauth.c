@@ -428,6 +428,17 @@ gw_auth_result gw_jwt_verify(gw_jwt *v, const char *token, size_t len, int64_t n
     return r;
 }
 
+bool gw_jwt_cached(gw_jwt *v, const char *token, size_t len)
+{
+    if (v->cache == NULL || len == 0 || len > TOKEN_MAX) {
+        return false;
+    }
+    uint8_t hash[32];
+    crypto_generichash(hash, sizeof(hash), (const unsigned char *)token, len, v->hash_key,
+                       sizeof(v->hash_key));
+    return cache_find(v, hash) != NULL;
+}
+
 /* ---- minting ----------------------------------------------------------------------------- */
 
 char *gw_jwt_mint(const char *alg, const uint8_t *key, size_t key_len, const gw_jwt_claims *c,

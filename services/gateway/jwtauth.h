@@ -70,6 +70,10 @@ void gw_jwt_free(gw_jwt *v);
 gw_auth_result gw_jwt_verify(gw_jwt *v, const char *token, size_t len, int64_t now_s,
                              gw_principal *out);
 
+/* Whether len bytes of token are in the cache of verified tokens (valid or not by now): what
+ * gw_jwt_verify would answer without a signature check. */
+bool gw_jwt_cached(gw_jwt *v, const char *token, size_t len);
+
 typedef struct gw_jwt_stats {
     uint64_t signature_checks; /* libjwt verifications run */
     uint64_t cache_hits;

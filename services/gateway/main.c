@@ -42,6 +42,9 @@ static bsl_option options[] = {
     { "max-connections", "1024", "client connections open at once (mind the fd limit)", 0 },
     { "rate-limit", "20", "requests per second per client (0: no limit)", 0 },
     { "rate-burst", "40", "requests a client may send at once", 0 },
+    { "auth-failure-rate", "0.2",
+      "refused bearer tokens per second per client address, past the burst (0: no limit)", 0 },
+    { "auth-failure-burst", "20", "refused bearer tokens a client address may send at once", 0 },
     { "max-deadline-ms", "60000", "longest deadline a caller may ask for", 0 },
     { "max-in-flight", "4096", "calls served at once before answering unavailable", 0 },
     { "trust-forwarded-for", "false", "behind a proxy: rate limit by X-Forwarded-For", 0 },
@@ -118,7 +121,9 @@ static int configure(gw_config *cfg, uint8_t **key, char *err, size_t errlen)
         bsl_option_u32(options, N_OPTIONS, "max-deadline-ms", 1, 3600000, &deadline, err, errlen) ||
         bsl_option_u32(options, N_OPTIONS, "max-in-flight", 0, 1u << 20, &in_flight, err, errlen) ||
         !parse_double("rate-limit", 0, 1e6, &cfg->rate_limit, err, errlen) ||
-        !parse_double("rate-burst", 1, 1e6, &cfg->rate_burst, err, errlen)) {
+        !parse_double("rate-burst", 1, 1e6, &cfg->rate_burst, err, errlen) ||
+        !parse_double("auth-failure-rate", 0, 1e6, &cfg->auth_failure_rate, err, errlen) ||
+        !parse_double("auth-failure-burst", 1, 1e6, &cfg->auth_failure_burst, err, errlen)) {
         return BSL_EINVAL;
     }
     cfg->http_url = opt("http");
@@ -136,6 +141,11 @@ static int configure(gw_config *cfg, uint8_t **key, char *err, size_t errlen)
     cfg->max_in_flight = in_flight;
     const char *tff = opt("trust-forwarded-for");
     cfg->trust_forwarded_for = strcasecmp(tff, "true") == 0 || strcmp(tff, "1") == 0;
+    if (!cfg->trust_forwarded_for && strcasecmp(tff, "false") != 0 && strcmp(tff, "0") != 0 &&
+        tff[0] != '\0') {
+        snprintf(err, errlen, "--trust-forwarded-for must be true or false");
+        return BSL_EINVAL;
+    }
     /* The three services by name, then any other routes: a service added later with a name
      * matching one of these patterns needs no new option. */
     if (gw_routes_add(&cfg->routes, "sessions", "boussole.v1.Session*", opt("sessions-url"), err,

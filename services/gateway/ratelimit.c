@@ -62,8 +62,8 @@ void gw_ratelimit_free(gw_ratelimit *rl)
     }
 }
 
-bool gw_ratelimit_take(gw_ratelimit *rl, const void *key, size_t len, double now,
-                       unsigned *retry_after)
+/* The key's bucket, refilled up to now (a new one, full, when the key is not known). */
+static bucket *refill(gw_ratelimit *rl, const void *key, size_t len, double now)
 {
     uint8_t h8[crypto_shorthash_BYTES];
     crypto_shorthash(h8, key, len, rl->hash_key);
@@ -91,13 +91,34 @@ bool gw_ratelimit_take(gw_ratelimit *rl, const void *key, size_t len, double now
     double t = b->tokens + (now - b->last) * rl->rate;
     b->tokens = t > rl->burst ? rl->burst : t;
     b->last = now;
+    return b;
+}
+
+static bool has_token(const gw_ratelimit *rl, const bucket *b, unsigned *retry_after)
+{
     if (b->tokens >= 1) {
-        b->tokens -= 1;
         return true;
     }
     double wait = (1 - b->tokens) / rl->rate;
     *retry_after = wait < 1 ? 1 : (unsigned)ceil(wait);
     return false;
+}
+
+bool gw_ratelimit_take(gw_ratelimit *rl, const void *key, size_t len, double now,
+                       unsigned *retry_after)
+{
+    bucket *b = refill(rl, key, len, now);
+    if (!has_token(rl, b, retry_after)) {
+        return false;
+    }
+    b->tokens -= 1;
+    return true;
+}
+
+bool gw_ratelimit_peek(gw_ratelimit *rl, const void *key, size_t len, double now,
+                       unsigned *retry_after)
+{
+    return has_token(rl, refill(rl, key, len, now), retry_after);
 }
 
 size_t gw_ratelimit_peer_key(const struct sockaddr *peer, char *key, size_t cap)

@@ -26,6 +26,10 @@ void gw_ratelimit_free(gw_ratelimit *rl);
 bool gw_ratelimit_take(gw_ratelimit *rl, const void *key, size_t len, double now,
                        unsigned *retry_after);
 
+/* As gw_ratelimit_take, without taking the token: whether one is there. */
+bool gw_ratelimit_peek(gw_ratelimit *rl, const void *key, size_t len, double now,
+                       unsigned *retry_after);
+
 /*
  * The key of a client known only by the address of its connection, written into key (cap
  * bytes, 64 are enough): "ip:192.0.2.7" for IPv4 (and IPv4-mapped IPv6), "ip:2001:db8:1:2::/64"

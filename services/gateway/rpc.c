@@ -93,6 +93,21 @@ static size_t anonymous_key(const gw_req *r, char *key, size_t cap)
     return gw_ratelimit_peer_key(r->peer, key, cap);
 }
 
+/* 429 with Retry-After (seconds) and a RetryInfo detail. */
+static void too_many(gw_req *r, unsigned wait, const char *message)
+{
+    char secs[16];
+    snprintf(secs, sizeof(secs), "%u", wait);
+    const char *extra[] = { "Retry-After", secs, NULL };
+    Boussole__V1__RetryInfo ri = BOUSSOLE__V1__RETRY_INFO__INIT;
+    ri.retry_delay_ms = wait * 1000;
+    Boussole__V1__ErrorDetail d = BOUSSOLE__V1__ERROR_DETAIL__INIT;
+    d.detail_case = BOUSSOLE__V1__ERROR_DETAIL__DETAIL_RETRY_INFO;
+    d.retry_info = &ri;
+    Boussole__V1__ErrorDetail *details[] = { &d };
+    gw__respond_error(r, 0, BSL_STATUS_RESOURCE_EXHAUSTED, message, details, 1, extra);
+}
+
 static void on_reply(const bsl_reply *rep, void *arg);
 
 void gw__rpc_reply(gw_req *r, const ProtobufCMessage *out)
@@ -142,9 +157,30 @@ static bool authenticate(gw_req *r, gw_principal *who, bool *authed)
         }
         return true;
     }
+    /* Refused tokens count against the client's address. An address past its allowance has
+     * its tokens checked only when they are already known (cached): a new one waits, so that
+     * guessing goes slowly and a flood of forged tokens costs no signature checks. A known
+     * good token is never held up by its neighbours' bad ones. */
+    char akey[160];
+    size_t alen = 0;
+    double now = ev_now(g->loop);
+    if (g->auth_throttle != NULL) {
+        alen = anonymous_key(r, akey, sizeof(akey));
+        alen = alen < sizeof(akey) ? alen : sizeof(akey) - 1;
+    }
     size_t len = 0;
     const char *token = gw_meta_bearer(r->h.authorization, &len);
+    unsigned wait = 0;
+    if (g->auth_throttle != NULL && !gw_ratelimit_peek(g->auth_throttle, akey, alen, now, &wait) &&
+        (token == NULL || !gw_jwt_cached(g->jwt, token, len))) {
+        bsl_counter_add(g->auth_throttled, 1);
+        too_many(r, wait, "too many invalid credentials from this address: slow down");
+        return false;
+    }
     if (token == NULL) {
+        if (g->auth_throttle != NULL) {
+            gw_ratelimit_take(g->auth_throttle, akey, alen, now, &wait);
+        }
         unauthenticated(r, "Authorization must be a bearer token", false);
         return false;
     }
@@ -160,6 +196,9 @@ static bool authenticate(gw_req *r, gw_principal *who, bool *authed)
         bsl_log_field f[] = { BSL_LOG_STR("reason", gw_auth_result_name(res)) };
         bsl_log_with(g->cfg.log, BSL_LOG_INFO, r->request_id, r->trace_id, f, 1,
                      "bearer token refused");
+        if (g->auth_throttle != NULL) {
+            gw_ratelimit_take(g->auth_throttle, akey, alen, now, &wait);
+        }
         unauthenticated(r, "invalid or expired credentials", true);
         return false;
     }
@@ -183,17 +222,7 @@ static bool rate_limit(gw_req *r, const gw_principal *who, bool authed)
         return true;
     }
     bsl_counter_add(g->rate_limited, 1);
-    char secs[16];
-    snprintf(secs, sizeof(secs), "%u", wait);
-    const char *extra[] = { "Retry-After", secs, NULL };
-    Boussole__V1__RetryInfo ri = BOUSSOLE__V1__RETRY_INFO__INIT;
-    ri.retry_delay_ms = wait * 1000;
-    Boussole__V1__ErrorDetail d = BOUSSOLE__V1__ERROR_DETAIL__INIT;
-    d.detail_case = BOUSSOLE__V1__ERROR_DETAIL__DETAIL_RETRY_INFO;
-    d.retry_info = &ri;
-    Boussole__V1__ErrorDetail *details[] = { &d };
-    gw__respond_error(r, 0, BSL_STATUS_RESOURCE_EXHAUSTED, "too many requests: slow down", details,
-                      1, extra);
+    too_many(r, wait, "too many requests: slow down");
     return false;
 }
 
@@ -378,8 +407,10 @@ void gw__rpc(gw_req *r)
         .deadline_ms = (uint32_t)timeout,
     };
     r->backend = b->name;
+    r->backend_pending = true;
     int rv = bsl_client_call_raw(b->client, m, payload, payload_len, &o, on_reply, r);
     if (rv != BSL_OK) {
+        r->backend_pending = false;
         bsl_status st = bsl_status_from_err(rv);
         gw__respond_error(r, st == BSL_STATUS_RESOURCE_EXHAUSTED ? 413 : 0, st,
                           rv == BSL_ETOOBIG ? "request too large for the backend"
@@ -391,6 +422,15 @@ void gw__rpc(gw_req *r)
 static void on_reply(const bsl_reply *rep, void *arg)
 {
     gw_req *r = arg;
+    r->backend_pending = false;
+    if (r->answered) {
+        /* Answered unavailable when the drain's grace period ended: this answer comes too
+         * late, and frees the request if its connection is done with it. */
+        if (r->orphaned) {
+            gw__req_free(r);
+        }
+        return;
+    }
     if (rep->code == BSL_STATUS_OK) {
         if (r->codec == GW_CODEC_PROTO) {
             gw__respond(r, 200, "application/proto", rep->payload, rep->payload_len, NULL);

@@ -18,7 +18,7 @@
 
 static te_env env;
 /* Processes are tracked by te_fini through their addresses: they live as long as the test. */
-static te_proc sessions, gw_tls, gw_rogue, gw_routes, gw_wrong, gw_https, gw_drain;
+static te_proc sessions, gw_tls, gw_rogue, gw_routes, gw_wrong, gw_https, gw_drain, gw_grace;
 static char *counselor;
 static char dead_url[64], dead_url2[64];
 
@@ -206,6 +206,8 @@ static void https_front_door(void **state)
 typedef struct {
     int port;
     int status;
+    char body[256];
+    char retry_after[16];
 } slow_call;
 
 static void *call_thread(void *arg)
@@ -214,8 +216,28 @@ static void *call_thread(void *arg)
     gwh_resp r;
     c->status =
         gwh_post(c->port, "boussole.v1.SessionService/CreateBilan", counselor, CREATE, NULL, &r);
+    snprintf(c->body, sizeof(c->body), "%s", r.body != NULL ? r.body : "");
+    const char *ra = gwh_header(&r, "Retry-After");
+    snprintf(c->retry_after, sizeof(c->retry_after), "%s", ra != NULL ? ra : "");
     gwh_resp_free(&r);
     return NULL;
+}
+
+/* Waits until the gateway counts n calls in flight. */
+static void wait_in_flight(const te_proc *gw, int n)
+{
+    char want[96];
+    snprintf(want, sizeof(want), "bsl_gateway_requests_in_flight{service=\"gateway\"} %d\n", n);
+    for (int i = 0; i < 200; i++) {
+        gwh_resp r;
+        gwh_http(gw->port, "GET", "/metrics", NULL, NULL, 0, &r);
+        bool there = r.body != NULL && strstr(r.body, want) != NULL;
+        gwh_resp_free(&r);
+        if (there) {
+            return;
+        }
+        te_sleep_ms(25);
+    }
 }
 
 static void sigterm_drains(void **state)
@@ -231,16 +253,7 @@ static void sigterm_drains(void **state)
     pthread_t th;
     pthread_create(&th, NULL, call_thread, &c);
     gwh_resp r;
-    for (int i = 0; i < 200; i++) { /* until the gateway counts it */
-        gwh_http(gw->port, "GET", "/metrics", NULL, NULL, 0, &r);
-        bool one =
-            strstr(r.body, "bsl_gateway_requests_in_flight{service=\"gateway\"} 1\n") != NULL;
-        gwh_resp_free(&r);
-        if (one) {
-            break;
-        }
-        te_sleep_ms(25);
-    }
+    wait_in_flight(gw, 1);
     /* ...when the gateway is asked to stop. */
     te_signal(gw, SIGTERM);
     te_sleep_ms(200);
@@ -260,13 +273,43 @@ static void sigterm_drains(void **state)
     assert_true(gwh_file_contains(gw->log, "drained; stopping"));
 }
 
+/* A call still running when the grace period ends is answered unavailable (retry elsewhere),
+ * not cut off; the gateway still exits cleanly, and the backend's late answer is dropped. */
+static void grace_period_over(void **state)
+{
+    (void)state;
+    te_proc *gw = &gw_grace;
+    const char *grace = "--grace-ms=500";
+    gwh_gateway_start(&env, gw, "gateway-grace", sessions.url, tls_args(grace, NULL, NULL));
+    gwh_wait(gw, true);
+    te_signal(&sessions, SIGSTOP);
+    slow_call c[2] = { { .port = gw->port }, { .port = gw->port } };
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        pthread_create(&th[i], NULL, call_thread, &c[i]);
+    }
+    wait_in_flight(gw, 2);
+    long long t0 = te_now_ms();
+    te_signal(gw, SIGTERM);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(c[i].status, 503);
+        assert_non_null(strstr(c[i].body, "\"code\":\"unavailable\""));
+        assert_string_equal(c[i].retry_after, "1");
+    }
+    long long waited = te_now_ms() - t0;
+    assert_true(waited >= 400 && waited < 5000); /* at the end of the grace period */
+    assert_int_equal(te_wait(gw, 10000), 0);
+    assert_true(gwh_file_contains(gw->log, "answered unavailable"));
+    te_signal(&sessions, SIGCONT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(mutual_tls_hop),
-        cmocka_unit_test(routes_and_a_dead_backend),
-        cmocka_unit_test(https_front_door),
-        cmocka_unit_test(sigterm_drains),
+        cmocka_unit_test(mutual_tls_hop),    cmocka_unit_test(routes_and_a_dead_backend),
+        cmocka_unit_test(https_front_door),  cmocka_unit_test(sigterm_drains),
+        cmocka_unit_test(grace_period_over),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,7 +19,7 @@
 #include "gateway_harness.h"
 
 static te_env env;
-static te_proc sessions, gw, gw_rate, gw_small, gw_ip;
+static te_proc sessions, gw, gw_rate, gw_small, gw_ip, gw_auth;
 static char *counselor, *beneficiary;
 static char bilan_id[64];
 
@@ -58,6 +58,10 @@ static int setup(void **state)
     /* Rate limited per subject, else per client address: no proxy is trusted here. */
     const char *ip[] = { "--rate-limit=0.5", "--rate-burst=3", "--max-connections=6", NULL };
     gwh_gateway_start(&env, &gw_ip, "gateway-ip", sessions.url, ip);
+    /* Three refused tokens per address, then one every 20 s. */
+    const char *auth[] = { "--rate-limit=0", "--auth-failure-burst=3", "--auth-failure-rate=0.05",
+                           NULL };
+    gwh_gateway_start(&env, &gw_auth, "gateway-auth", sessions.url, auth);
     counselor = gwh_token(&env, "c-marie", "counselor", "org-lumiere", "");
     beneficiary = gwh_token(&env, "b-jeanne", "beneficiary", "", "");
     gwh_resp r;
@@ -494,6 +498,61 @@ static void rate_limit_per_ip(void **state)
     gwh_resp_free(&r);
 }
 
+/* GetBilan with `token` (verbatim after "Bearer "), from the address `source`. */
+static int call_from(const char *source, const char *token, gwh_resp *r)
+{
+    char req[8192];
+    snprintf(req, sizeof(req),
+             "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\nAuthorization: Bearer %s\r\n"
+             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+             token, strlen(get_body()), get_body());
+    return gwh_raw_from(gw_auth.port, source, req, strlen(req), r);
+}
+
+/* Refused bearer tokens count against the client's address: past the allowance, the address's
+ * new tokens get 429 without a signature check, while tokens already verified still work and
+ * other addresses are not affected. */
+static void refused_tokens_throttled(void **state)
+{
+    (void)state;
+    gwh_resp r;
+    /* A good token, verified (and so cached) before the bad ones come. */
+    assert_int_equal(call_from("127.0.0.1", beneficiary, &r), 200);
+    gwh_resp_free(&r);
+    char forged[4096];
+    snprintf(forged, sizeof(forged), "%s", counselor);
+    forged[strlen(forged) - 2] = forged[strlen(forged) - 2] == 'A' ? 'B' : 'A'; /* signature */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(call_from("127.0.0.1", forged, &r), 401);
+        gwh_resp_free(&r);
+    }
+    assert_int_equal(call_from("127.0.0.1", forged, &r), 429);
+    assert_non_null(strstr(r.body, "\"code\":\"resource_exhausted\""));
+    assert_non_null(gwh_header(&r, "Retry-After"));
+    assert_true(atoi(gwh_header(&r, "Retry-After")) >= 1);
+    gwh_resp_free(&r);
+    assert_int_equal(call_from("127.0.0.1", "not.a-token.at-all", &r), 429);
+    gwh_resp_free(&r);
+    /* The good token already verified still works from that address... */
+    assert_int_equal(call_from("127.0.0.1", beneficiary, &r), 200);
+    gwh_resp_free(&r);
+    /* ...a new one, even good, waits (nothing tells a forged token from a good one but the
+     * signature check this saves)... */
+    char *fresh = gwh_token(&env, "b-jeanne", "beneficiary", "", "--ttl-s 600");
+    assert_int_equal(call_from("127.0.0.1", fresh, &r), 429);
+    gwh_resp_free(&r);
+    /* ...and another address has its own allowance. */
+    assert_int_equal(call_from("127.0.0.9", forged, &r), 401);
+    gwh_resp_free(&r);
+    assert_int_equal(call_from("127.0.0.9", fresh, &r), 200);
+    gwh_resp_free(&r);
+    free(fresh);
+    assert_int_equal(gwh_http(gw_auth.port, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+    assert_non_null(strstr(r.body, "bsl_gateway_auth_throttled_total{service=\"gateway\"} 3\n"));
+    gwh_resp_free(&r);
+}
+
 /* ---- in flight ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -653,24 +712,19 @@ static void exits_cleanly(void **state)
     assert_int_equal(gwh_stop(&gw_rate), 0);
     assert_int_equal(gwh_stop(&gw_small), 0);
     assert_int_equal(gwh_stop(&gw_ip), 0);
+    assert_int_equal(gwh_stop(&gw_auth), 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cors_preflight),
-        cmocka_unit_test(cors_actual_requests),
-        cmocka_unit_test(body_size_limit),
-        cmocka_unit_test(stalled_bodies),
-        cmocka_unit_test(stalled_headers),
-        cmocka_unit_test(large_headers),
-        cmocka_unit_test(connection_limit),
-        cmocka_unit_test(rate_limit),
-        cmocka_unit_test(rate_limit_per_ip),
-        cmocka_unit_test(in_flight_cap),
-        cmocka_unit_test(ids_and_traces_reach_the_service),
-        cmocka_unit_test(idempotency_keys),
-        cmocka_unit_test(one_log_line_per_request),
+        cmocka_unit_test(cors_preflight),    cmocka_unit_test(cors_actual_requests),
+        cmocka_unit_test(body_size_limit),   cmocka_unit_test(stalled_bodies),
+        cmocka_unit_test(stalled_headers),   cmocka_unit_test(large_headers),
+        cmocka_unit_test(connection_limit),  cmocka_unit_test(rate_limit),
+        cmocka_unit_test(rate_limit_per_ip), cmocka_unit_test(refused_tokens_throttled),
+        cmocka_unit_test(in_flight_cap),     cmocka_unit_test(ids_and_traces_reach_the_service),
+        cmocka_unit_test(idempotency_keys),  cmocka_unit_test(one_log_line_per_request),
         cmocka_unit_test(exits_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

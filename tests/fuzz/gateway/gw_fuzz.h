@@ -142,6 +142,10 @@ static void setup_gateway(const char *http_url, int fd)
     cfg.max_body_bytes = 1 << 16;
     cfg.rate_limit = 1e6; /* present, so that it runs, but never the answer */
     cfg.rate_burst = 1e6;
+    /* The refused-token limiter too, with a small burst that refills fast: inputs see both its
+     * answers (401 and 429). */
+    cfg.auth_failure_rate = 50;
+    cfg.auth_failure_burst = 5;
     cfg.max_deadline_ms = 4000;
     cfg.max_in_flight = 64;
     /* A client that stops sending is let go after a second (MHD's unit), so that an input
