@@ -18,12 +18,12 @@ int bsl__call_metric_id(const bsl_call *call);
 
 /* What decoding an incoming call found (decode.c). Strings live in the arena given. */
 typedef struct bsl__decoded {
-    Boussole__V1__RpcRequest *req;  /* the envelope, or NULL */
-    const bsl_method_info *method;  /* the method named, or NULL */
-    ProtobufCMessage *input;        /* the decoded request message, or NULL */
-    bsl_status status;              /* OK when everything decoded so far */
-    const char *message;            /* why not, for the caller */
-    char field[128];                /* the field path that broke a rule, or "" */
+    Boussole__V1__RpcRequest *req; /* the envelope, or NULL */
+    const bsl_method_info *method; /* the method named, or NULL */
+    ProtobufCMessage *input;       /* the decoded request message, or NULL */
+    bsl_status status;             /* OK when everything decoded so far */
+    const char *message;           /* why not, for the caller */
+    char field[128];               /* the field path that broke a rule, or "" */
 } bsl__decoded;
 
 /* The envelope: size limit, wire rules, printable ids, the method in the schema. */
