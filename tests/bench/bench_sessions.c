@@ -65,18 +65,6 @@ static void die(const char *what, const char *msg)
     exit(1);
 }
 
-static const char *day(int days)
-{
-    static char bufs[8][16];
-    static int next;
-    char *b = bufs[next++ % 8];
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(b, 16, "%Y-%m-%d", &tm);
-    return b;
-}
-
 static Google__Protobuf__Timestamp *at_minutes(long long minutes)
 {
     static Google__Protobuf__Timestamp ts[8];
@@ -165,8 +153,8 @@ static void create_one(size_t i, bsl_client_cb cb, void *slot)
     r.organisation_id = ORG;
     r.funding = BOUSSOLE__V1__FUNDING__FUNDING_CPF;
     r.planned_hours = 24;
-    r.start_date = (char *)day(-30);
-    r.end_date = (char *)day(90);
+    r.start_date = (char *)te_day(-30);
+    r.end_date = (char *)te_day(90);
     call_async("CreateBilan", &r.base, &admin_c, cb, slot);
 }
 
@@ -369,8 +357,8 @@ static const char *complete_bilan(void)
     cr.organisation_id = ORG;
     cr.funding = BOUSSOLE__V1__FUNDING__FUNDING_EMPLOYER_PLAN;
     cr.planned_hours = 24;
-    cr.start_date = (char *)day(-60);
-    cr.end_date = (char *)day(30);
+    cr.start_date = (char *)te_day(-60);
+    cr.end_date = (char *)te_day(30);
     ProtobufCMessage *m = must("CreateBilan", &cr.base, &admin_c);
     snprintf(id, sizeof(id), "%s", ((Boussole__V1__Bilan *)m)->id);
     protobuf_c_message_free_unpacked(m, NULL);
@@ -401,7 +389,7 @@ static const char *complete_bilan(void)
         steps[i].title = prose(200 + (uint64_t)i, 60);
         steps[i].tools = tools;
         steps[i].n_tools = 1 + (size_t)(i % 2);
-        steps[i].planned_date = (char *)day(-55 + 10 * i);
+        steps[i].planned_date = (char *)te_day(-55 + 10 * i);
         steps[i].status = BOUSSOLE__V1__ROADMAP_STEP_STATUS__ROADMAP_STEP_STATUS_PLANNED;
         sp[i] = &steps[i];
     }
@@ -419,8 +407,8 @@ static const char *complete_bilan(void)
     pa.content = terms[1];
     pa.means = terms[2];
     pa.duration_hours = 24;
-    pa.period_start = (char *)day(-60);
-    pa.period_end = (char *)day(30);
+    pa.period_start = (char *)te_day(-60);
+    pa.period_end = (char *)te_day(30);
     pa.results_handover = "Document de synthese remis au seul beneficiaire.";
     pa.price_cents = 180000;
     protobuf_c_message_free_unpacked(must("ProposeAgreement", &pa.base, &admin_c), NULL);
@@ -471,7 +459,7 @@ static const char *complete_bilan(void)
         Boussole__V1__RecordAccompaniedTimeRequest rt =
             BOUSSOLE__V1__RECORD_ACCOMPANIED_TIME_REQUEST__INIT;
         rt.bilan_id = id;
-        rt.date = (char *)day(-1 - i);
+        rt.date = (char *)te_day(-1 - i);
         rt.minutes = 45;
         rt.activity = BOUSSOLE__V1__ACCOMPANIED_ACTIVITY__ACCOMPANIED_ACTIVITY_DOCUMENT_REVIEW;
         protobuf_c_message_free_unpacked(must("RecordAccompaniedTime", &rt.base, &counselor_c),
@@ -515,7 +503,7 @@ static const char *complete_bilan(void)
             rs.links = links;
             rs.n_links = 1;
             rs.notes = prose(800 + (uint64_t)(2 * i + k), 300);
-            rs.date = (char *)day(-10);
+            rs.date = (char *)te_day(-10);
             Boussole__V1__AddLeadResearchRequest ar = BOUSSOLE__V1__ADD_LEAD_RESEARCH_REQUEST__INIT;
             ar.bilan_id = id;
             ar.research = &rs;

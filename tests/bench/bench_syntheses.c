@@ -59,18 +59,6 @@ static ProtobufCMessage *call(bsl_sync_client *sc, const char *method, const Pro
     return resp;
 }
 
-static const char *today(int days)
-{
-    static char bufs[4][16];
-    static int next;
-    char *b = bufs[next++ % 4];
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(b, 16, "%Y-%m-%d", &tm);
-    return b;
-}
-
 /* A bilan in its investigation phase with a drafted synthesis; returns the bilan id. */
 static void new_synthesis(char id[32])
 {
@@ -79,8 +67,8 @@ static void new_synthesis(char id[32])
     cr.organisation_id = ORG;
     cr.funding = BOUSSOLE__V1__FUNDING__FUNDING_CPF;
     cr.planned_hours = 24;
-    cr.start_date = (char *)today(-10);
-    cr.end_date = (char *)today(60);
+    cr.start_date = (char *)te_day(-10);
+    cr.end_date = (char *)te_day(60);
     ProtobufCMessage *r =
         call(c_sessions, "boussole.v1.SessionService/CreateBilan", &cr.base, &counselor);
     snprintf(id, 32, "%s", ((Boussole__V1__Bilan *)r)->id);
@@ -100,7 +88,7 @@ static void new_synthesis(char id[32])
     st.title = "Entretien d'accueil";
     st.tools = tools;
     st.n_tools = 1;
-    st.planned_date = (char *)today(-9);
+    st.planned_date = (char *)te_day(-9);
     st.status = BOUSSOLE__V1__ROADMAP_STEP_STATUS__ROADMAP_STEP_STATUS_DONE;
     Boussole__V1__RoadmapStep *steps[] = { &st };
     Boussole__V1__SetRoadmapRequest sr = BOUSSOLE__V1__SET_ROADMAP_REQUEST__INIT;

@@ -102,18 +102,6 @@ static void field(const char *json, const char *key, char *out, size_t cap)
     }
 }
 
-static const char *day(int days)
-{
-    static char bufs[8][16];
-    static int next;
-    char *b = bufs[next++ % 8];
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(b, 16, "%Y-%m-%d", &tm);
-    return b;
-}
-
 static const char *in_days(int days)
 {
     static char b[40];
@@ -153,7 +141,7 @@ static void bilan_to_shared_synthesis(void **state)
     b = call("SessionService/CreateBilan", counselor, 200,
              "{\"beneficiaryId\":\"b-lea\",\"organisationId\":\"org-lumiere\",\"funding\":"
              "\"FUNDING_CPF\",\"plannedHours\":24,\"startDate\":\"%s\",\"endDate\":\"%s\"}",
-             day(-30), day(60));
+             te_day(-30), te_day(60));
     field(b, "id", bilan, sizeof(bilan));
     assert_string_equal(gwh_json_str(b, "phase"), "PHASE_PRELIMINARY");
     free(b);
@@ -172,7 +160,7 @@ static void bilan_to_shared_synthesis(void **state)
               "\"title\":\"Inventaire d'intérêts et enquêtes métier\",\"tools\":["
               "\"ROADMAP_TOOL_QUESTIONNAIRE\",\"ROADMAP_TOOL_JOB_RESEARCH\"],\"plannedDate\":"
               "\"%s\",\"status\":\"ROADMAP_STEP_STATUS_DONE\"}]}",
-              bilan, day(-25), day(-5)));
+              bilan, te_day(-25), te_day(-5)));
     b = call("SessionService/AdvancePhase", counselor, 200,
              "{\"id\":\"%s\",\"target\":\"PHASE_INVESTIGATION\"}", bilan);
     assert_string_equal(gwh_json_str(b, "phase"), "PHASE_INVESTIGATION");
@@ -195,7 +183,7 @@ static void bilan_to_shared_synthesis(void **state)
               "{\"bilanId\":\"%s\",\"research\":{\"leadId\":\"%s\",\"kind\":"
               "\"RESEARCH_KIND_TESTIMONY\",\"title\":\"Rencontre avec une conductrice\","
               "\"notes\":\"Horaires décalés, beaucoup d'autonomie.\",\"date\":\"%s\"}}",
-              bilan, lead, day(-3)));
+              bilan, lead, te_day(-3)));
     free(call("SessionService/UpdateCareerLead", counselor, 200,
               "{\"lead\":{\"id\":\"%s\",\"bilanId\":\"%s\",\"title\":\"Conductrice de bus "
               "urbain\",\"path\":\"CAREER_PATH_RECONVERSION\",\"status\":"

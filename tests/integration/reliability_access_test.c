@@ -142,18 +142,6 @@ static void id_of(const char *json, const char *key, char *out, size_t cap)
     }
 }
 
-static const char *day(int days)
-{
-    static char bufs[8][16];
-    static int next;
-    char *b = bufs[next++ % 8];
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(b, 16, "%Y-%m-%d", &tm);
-    return b;
-}
-
 static const char *at_minutes(int minutes)
 {
     static char bufs[8][32];
@@ -186,7 +174,7 @@ static char *new_bilan(const char *funding)
     char *b = must(COU, "SessionService/CreateBilan",
                    "{\"beneficiaryId\":\"b-lea\",\"organisationId\":\"org-lumiere\",\"funding\":"
                    "\"%s\",\"plannedHours\":24,\"startDate\":\"%s\",\"endDate\":\"%s\"}",
-                   funding, day(-20), day(70));
+                   funding, te_day(-20), te_day(70));
     static char id[32];
     id_of(b, "id", id, sizeof(id));
     free(b);
@@ -218,7 +206,7 @@ static void build_fixture(void)
               "{\"bilanId\":\"%s\",\"steps\":[{\"phase\":\"PHASE_PRELIMINARY\",\"title\":"
               "\"Accueil\",\"tools\":[\"ROADMAP_TOOL_INTERVIEW\"],\"plannedDate\":\"%s\","
               "\"status\":\"ROADMAP_STEP_STATUS_DONE\"}]}",
-              fx.bilan, day(-15)));
+              fx.bilan, te_day(-15)));
     free(must(COU, "SessionService/AdvancePhase",
               "{\"id\":\"%s\",\"target\":\"PHASE_INVESTIGATION\"}", fx.bilan));
 
@@ -264,7 +252,7 @@ static void build_fixture(void)
         b = must(COU, "SessionService/RecordAccompaniedTime",
                  "{\"bilanId\":\"%s\",\"phase\":\"PHASE_INVESTIGATION\",\"date\":\"%s\","
                  "\"minutes\":5,\"activity\":\"ACCOMPANIED_ACTIVITY_PHONE_CALL\"}",
-                 fx.bilan, day(-2));
+                 fx.bilan, te_day(-2));
         id_of(b, "id", fx.entry_rm[c], 32);
         free(b);
     }
@@ -369,7 +357,8 @@ static char *b_update_bilan(int col)
     char *g = must(COU, "SessionService/GetBilan", "{\"id\":\"%s\"}", fx.bilan);
     unsigned long long v = version_of(g, "id", fx.bilan);
     free(g);
-    return rel_fmt("{\"id\":\"%s\",\"version\":\"%llu\",\"endDate\":\"%s\"}", fx.bilan, v, day(71));
+    return rel_fmt("{\"id\":\"%s\",\"version\":\"%llu\",\"endDate\":\"%s\"}", fx.bilan, v,
+                   te_day(71));
 }
 
 static char *b_cancel_bilan(int col)
@@ -398,7 +387,7 @@ static char *b_propose(int col)
                    "\"Objectif\",\"content\":\"Contenu\",\"means\":\"Moyens\",\"durationHours\":"
                    "24,\"periodStart\":\"%s\",\"periodEnd\":\"%s\",\"resultsHandover\":"
                    "\"En main propre\",\"priceCents\":\"120000\"}",
-                   fx.employer, day(0), day(60));
+                   fx.employer, te_day(0), te_day(60));
 }
 
 static char *b_respond(int col)
@@ -443,7 +432,7 @@ static char *b_set_roadmap(int col)
                    "\"PHASE_PRELIMINARY\",\"title\":\"Accueil\",\"tools\":["
                    "\"ROADMAP_TOOL_INTERVIEW\"],\"plannedDate\":\"%s\",\"status\":"
                    "\"ROADMAP_STEP_STATUS_DONE\"}]}",
-                   fx.bilan, v, day(-15));
+                   fx.bilan, v, te_day(-15));
 }
 
 static char *b_schedule(int col)
@@ -506,7 +495,7 @@ static char *b_record_time(int col)
     (void)col;
     return rel_fmt("{\"bilanId\":\"%s\",\"phase\":\"PHASE_CONCLUSION\",\"date\":\"%s\","
                    "\"minutes\":10,\"activity\":\"ACCOMPANIED_ACTIVITY_OTHER\"}",
-                   fx.bilan, day(-1));
+                   fx.bilan, te_day(-1));
 }
 
 static char *b_remove_time(int col)
@@ -615,7 +604,7 @@ static char *b_create_bilan(int col)
     return rel_fmt("{\"beneficiaryId\":\"b-lea\",\"counselorId\":\"c-marie\",\"organisationId\":"
                    "\"org-lumiere\",\"funding\":\"FUNDING_CPF\",\"plannedHours\":24,"
                    "\"startDate\":\"%s\",\"endDate\":\"%s\"}",
-                   day(0), day(60));
+                   te_day(0), te_day(60));
 }
 
 static char *b_list_by_beneficiary(int col)

@@ -42,18 +42,6 @@ static int stop_env(void **state)
     return 0;
 }
 
-static const char *day(int days)
-{
-    static char bufs[4][16];
-    static int next;
-    char *b = bufs[next++ % 4];
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(b, 16, "%Y-%m-%d", &tm);
-    return b;
-}
-
 static char *post_ok(int port, const char *method, const char *token, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -119,7 +107,7 @@ static bool w_next(rel_load *l, int slot, rel_req *q)
                      rel_fmt("{\"beneficiaryId\":\"b-durable\",\"organisationId\":\"org-lumiere\","
                              "\"funding\":\"FUNDING_PERSONAL\",\"plannedHours\":10,\"startDate\":"
                              "\"%s\",\"endDate\":\"%s\"}",
-                             day(0), day(30)));
+                             te_day(0), te_day(30)));
     } else {
         /* An answer: this slot owns items slot/2, slot/2 + n/2, ...; the value changes. */
         q->kind = 1;
@@ -248,7 +236,7 @@ static void redis_killed_under_writes(void **state)
                       "{\"beneficiaryId\":\"b-durable\",\"organisationId\":\"org-lumiere\","
                       "\"funding\":\"FUNDING_CPF\",\"plannedHours\":24,\"startDate\":\"%s\","
                       "\"endDate\":\"%s\"}",
-                      day(-10), day(80));
+                      te_day(-10), te_day(80));
     rel_json_str(b, "id", w.bilan, sizeof(w.bilan));
     free(b);
     free(post_ok(gw.port, "SessionService/RecordIntake", w.beneficiary,
@@ -259,7 +247,7 @@ static void redis_killed_under_writes(void **state)
                  "{\"bilanId\":\"%s\",\"steps\":[{\"phase\":\"PHASE_PRELIMINARY\",\"title\":"
                  "\"Accueil\",\"tools\":[\"ROADMAP_TOOL_INTERVIEW\"],\"plannedDate\":\"%s\","
                  "\"status\":\"ROADMAP_STEP_STATUS_DONE\"}]}",
-                 w.bilan, day(-5)));
+                 w.bilan, te_day(-5)));
     free(post_ok(gw.port, "SessionService/AdvancePhase", w.counselor,
                  "{\"id\":\"%s\",\"target\":\"PHASE_INVESTIGATION\"}", w.bilan));
     b = post_ok(gw.port, "QuestionnaireService/AssignInstrument", w.counselor,
@@ -406,7 +394,7 @@ static bool r_next(rel_load *l, int slot, rel_req *q)
                  rel_fmt("{\"beneficiaryId\":\"b-once\",\"organisationId\":\"org-lumiere\","
                          "\"funding\":\"FUNDING_PERSONAL\",\"plannedHours\":10,\"startDate\":"
                          "\"%s\",\"endDate\":\"%s\"}",
-                         day(0), day(30)));
+                         te_day(0), te_day(30)));
     return w->n_keys < MAX_ACKED;
 }
 
@@ -464,7 +452,7 @@ static void run_replica_fault(te_env *env, te_proc *gw, te_proc *victim, int sig
                       "{\"beneficiaryId\":\"b-read\",\"organisationId\":\"org-lumiere\","
                       "\"funding\":\"FUNDING_CPF\",\"plannedHours\":24,\"startDate\":\"%s\","
                       "\"endDate\":\"%s\"}",
-                      day(0), day(60));
+                      te_day(0), te_day(60));
     rel_json_str(b, "id", w.bilan, sizeof(w.bilan));
     free(b);
     char *before = te_redis_cli(env, beneficiary_index);
@@ -634,7 +622,7 @@ static void gateway_stopped_under_load(void **state)
                       "{\"beneficiaryId\":\"b-stop\",\"organisationId\":\"org-lumiere\","
                       "\"funding\":\"FUNDING_CPF\",\"plannedHours\":24,\"startDate\":\"%s\","
                       "\"endDate\":\"%s\"}",
-                      day(0), day(60));
+                      te_day(0), te_day(60));
     rel_json_str(b, "id", w.bilan, sizeof(w.bilan));
     free(b);
     /* Redis answers slowly while the gateway stops: calls are in flight for a while. */

@@ -111,14 +111,7 @@ HELPER long long service_now_ms(void)
 /* "YYYY-MM-DD" of the service's today plus `days` (static buffer rotated among 8). */
 HELPER const char *day(int days)
 {
-    static char bufs[8][16];
-    static int next;
-    char *b = bufs[next++ % 8];
-    time_t t = (time_t)((service_now_ms() + (long long)days * DAY_MS) / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(b, 16, "%Y-%m-%d", &tm);
-    return b;
+    return te_date(service_now_ms(), days);
 }
 
 /* A timestamp `minutes` from the service's now (in a small ring of static ones). */

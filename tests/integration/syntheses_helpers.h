@@ -148,14 +148,7 @@ HELPER long long service_now_ms(void)
 /* "YYYY-MM-DD" of the service's today plus days (ring of 8 static buffers). */
 HELPER const char *day(int days)
 {
-    static char bufs[8][16];
-    static int next;
-    char *b = bufs[next++ % 8];
-    time_t t = (time_t)((service_now_ms() + (long long)days * DAY_MS) / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(b, 16, "%Y-%m-%d", &tm);
-    return b;
+    return te_date(service_now_ms(), days);
 }
 
 /* A timestamp ms from the service's now (ring of 8). */

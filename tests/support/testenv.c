@@ -54,6 +54,23 @@ long long te_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+const char *te_date(long long at_ms, int days)
+{
+    static char bufs[8][16];
+    static unsigned next;
+    char *b = bufs[next++ % 8];
+    time_t t = (time_t)((at_ms + (long long)days * 86400000LL) / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(b, 16, "%Y-%m-%d", &tm);
+    return b;
+}
+
+const char *te_day(int days)
+{
+    return te_date((long long)time(NULL) * 1000, days);
+}
+
 int te_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

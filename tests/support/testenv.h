@@ -103,6 +103,14 @@ void te_sleep_ms(int ms);
 /* Monotonic milliseconds. */
 long long te_now_ms(void);
 
+/* "YYYY-MM-DD" of the UTC day `days` after the Unix time at_ms. The text lives in one of 8
+ * static buffers used in turn, so up to 8 results may be held at once (tests format their
+ * dates from one thread). */
+const char *te_date(long long at_ms, int days);
+
+/* te_date of the wall clock's today plus `days`. */
+const char *te_day(int days);
+
 /* Sends raw bytes on a fresh nng REQ socket to url and waits for the answer (timeout_ms);
  * returns the decoded RpcResponse (free with boussole__v1__rpc_response__free_unpacked), or
  * NULL when nothing decodable came back in time. */
