@@ -8,6 +8,7 @@
 
 #include "boussole/config.h"
 #include "boussole/err.h"
+#include "boussole/sched.h"
 #include "boussole/service.h"
 #include "gateway.h"
 
@@ -50,6 +51,7 @@ static bsl_option options[] = {
     { "trust-forwarded-for", "false", "behind a proxy: rate limit by X-Forwarded-For", 0 },
     { "grace-ms", "10000", "on SIGTERM, how long calls in flight may finish", 0 },
     { "log-level", "info", "debug, info, warn or error", 0 },
+    { "cpu-policy", "batch", "batch (no wake-up preemption between our threads) or normal", 0 },
     { "clock-file", "", "tests only: file holding a clock offset in ms", 0 },
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -206,6 +208,16 @@ int main(int argc, char **argv)
     if (bsl_log_level_parse(opt("log-level"), &level) != BSL_OK) {
         fprintf(stderr, "boussole-gateway: --log-level must be debug, info, warn or error\n");
         return 2;
+    }
+    bsl_cpu_policy cpu_policy;
+    if (bsl_cpu_policy_parse(opt("cpu-policy"), &cpu_policy) != BSL_OK) {
+        fprintf(stderr, "boussole-gateway: --cpu-policy must be batch or normal\n");
+        return 2;
+    }
+    /* Before the first nng call: nng's threads inherit the policy of the thread creating them. */
+    if (bsl_cpu_policy_apply(cpu_policy, err, sizeof(err)) != BSL_OK) {
+        /* Slower, not wrong: a sandbox that forbids it must not keep the gateway down. */
+        fprintf(stderr, "boussole-gateway: warning: %s; running with the normal policy\n", err);
     }
     app a = { .loop = EV_DEFAULT };
     bsl_logger *log = NULL;

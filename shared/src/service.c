@@ -10,6 +10,7 @@
 
 #include "boussole/admin.h"
 #include "boussole/err.h"
+#include "boussole/sched.h"
 
 #define MAX_LISTEN 8
 #define MAX_PEERS  8
@@ -47,6 +48,7 @@ enum {
     OPT_CLOCK,
     OPT_MASTER_KEYS,
     OPT_KEYSTORE,
+    OPT_CPU_POLICY,
     N_COMMON
 };
 
@@ -112,6 +114,8 @@ int bsl_service_main(const bsl_service_spec *spec, int argc, char **argv)
                            "Redis holding wrapped data keys (default: "
                            "--redis-url)",
                            0 },
+        [OPT_CPU_POLICY] = { "cpu-policy", "batch",
+                             "batch (no wake-up preemption between our threads) or normal", 0 },
     };
     if (spec->n_peers > MAX_PEERS) {
         fprintf(stderr, "%s: too many peers\n", spec->name);
@@ -175,6 +179,17 @@ int bsl_service_main(const bsl_service_spec *spec, int argc, char **argv)
         fprintf(stderr, "%s: %s\n", spec->name, err);
         free(all);
         return 2;
+    }
+    bsl_cpu_policy cpu_policy;
+    if (bsl_cpu_policy_parse(all[OPT_CPU_POLICY].value, &cpu_policy) != BSL_OK) {
+        fprintf(stderr, "%s: --cpu-policy must be batch or normal\n", spec->name);
+        free(all);
+        return 2;
+    }
+    /* Before the first nng call: nng's threads inherit the policy of the thread creating them. */
+    if (bsl_cpu_policy_apply(cpu_policy, err, sizeof(err)) != BSL_OK) {
+        /* Slower, not wrong: a sandbox that forbids it must not keep the service down. */
+        fprintf(stderr, "%s: warning: %s; running with the normal policy\n", spec->name, err);
     }
     svc->loop = EV_DEFAULT;
     svc->tls.cert_file = all[OPT_TLS_CERT].value;

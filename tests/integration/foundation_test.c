@@ -2,6 +2,8 @@
  * The RPC runtime end to end: a real redis-server and the real sessions process, called through
  * the client runtime and through raw nng sockets.
  */
+#define _GNU_SOURCE /* SCHED_BATCH */
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -428,6 +431,33 @@ static void sigterm_with_calls_in_flight(void **state)
     te_service_restart(&env, &sessions);
 }
 
+/* The services run their threads (the loop's and nng's) under SCHED_BATCH unless told
+ * otherwise; an unknown policy is refused at start-up. */
+static void cpu_policy(void **state)
+{
+    (void)state;
+    int n = 0, batch = 0;
+    te_thread_policies(sessions.pid, SCHED_BATCH, &n, &batch);
+    assert_true(n > 4); /* the loop and nng's threads */
+    assert_int_equal(batch, n);
+
+    te_proc normal;
+    const char *args[] = { "--cpu-policy=normal", NULL };
+    te_service_start(&env, &normal, "sessions", args);
+    te_thread_policies(normal.pid, SCHED_BATCH, &n, &batch);
+    assert_true(n > 4);
+    assert_int_equal(batch, 0);
+    te_signal(&normal, SIGTERM);
+    assert_int_equal(te_wait(&normal, 6000), 0);
+
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "%s/services/sessions/boussole-sessions --cpu-policy=fifo "
+             ">/dev/null 2>&1", env.build);
+    int rc = system(cmd);
+    assert_true(WIFEXITED(rc));
+    assert_int_equal(WEXITSTATUS(rc), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +466,7 @@ int main(void)
         cmocka_unit_test(field_rules),
         cmocka_unit_test(raw_bad_requests),
         cmocka_unit_test(health_reflection_admin),
+        cmocka_unit_test(cpu_policy),
         cmocka_unit_test(deadline_while_redis_stalls),
         cmocka_unit_test(redis_killed_then_restarted),
         cmocka_unit_test(sigterm_with_calls_in_flight),

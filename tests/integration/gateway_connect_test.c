@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -847,6 +848,12 @@ static void probes_metrics_openapi(void **state)
     assert_non_null(strstr(r.body, "bsl_gateway_requests_in_flight{service=\"gateway\"}"));
     assert_non_null(strstr(r.body, "bsl_gateway_jwt_signature_checks_total"));
     gwh_resp_free(&r);
+
+    /* Every thread of the gateway, nng's included, runs under SCHED_BATCH (--cpu-policy). */
+    int n = 0, batch = 0;
+    te_thread_policies(gw.pid, SCHED_BATCH, &n, &batch);
+    assert_true(n > 4);
+    assert_int_equal(batch, n);
 }
 
 /* ---- clients that go away ----------------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -589,4 +590,48 @@ Boussole__V1__Caller te_caller(Boussole__V1__Role role, const char *subject, con
     c.subject = (char *)subject;
     c.organisation = (char *)(org ? org : "");
     return c;
+}
+
+void te_thread_policies(pid_t pid, int policy, int *n_threads, int *n_with_policy)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    *n_threads = *n_with_policy = 0;
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        die("cannot read %s", path);
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        char stat_path[400], line[1024];
+        snprintf(stat_path, sizeof(stat_path), "%s/%s/stat", path, e->d_name);
+        FILE *f = fopen(stat_path, "r");
+        if (f == NULL) {
+            continue; /* the thread ended meanwhile */
+        }
+        size_t n = fread(line, 1, sizeof(line) - 1, f);
+        fclose(f);
+        line[n] = '\0';
+        /* The command name (field 2) may hold spaces: count fields after its ')'. */
+        char *p = strrchr(line, ')');
+        if (p == NULL) {
+            continue;
+        }
+        int field = 2;
+        long value = -1;
+        for (char *tok = strtok(p + 1, " "); tok != NULL; tok = strtok(NULL, " ")) {
+            if (++field == 41) {
+                value = strtol(tok, NULL, 10);
+                break;
+            }
+        }
+        (*n_threads)++;
+        if (value == policy) {
+            (*n_with_policy)++;
+        }
+    }
+    closedir(d);
 }

@@ -87,6 +87,10 @@ void te_signal(te_proc *p, int sig);
  * (the process is then killed), or 128+signal when killed by a signal. */
 int te_wait(te_proc *p, int timeout_ms);
 
+/* Counts the threads of a running process and, among them, those scheduled with the given
+ * policy (SCHED_BATCH is 3): field 41 of /proc/<pid>/task/<tid>/stat. */
+void te_thread_policies(pid_t pid, int policy, int *n_threads, int *n_with_policy);
+
 /* An HTTP GET on 127.0.0.1:port; returns the status code, body copied into body (may be
  * NULL). */
 int te_http_get(int port, const char *path, char *body, size_t cap);

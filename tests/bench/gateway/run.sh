@@ -13,6 +13,7 @@
 # ../shared/anchors; "none" skips the baseline), GW_LOG_LEVEL (default info: one log line per
 # request, as in production).
 # Prints RESULT lines: bench= conns= rps= p50_us= p99_us= non200= server_cpu_us_per_req=
+# cpu_us_per_req_by_process= (the same CPU time split by process: where the time goes)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 HERE=$ROOT/tests/bench/gateway
@@ -115,14 +116,18 @@ ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/
 # the processes in $PIDS_NOW, user + system) per request: on a shared machine it varies less
 # than the throughput does.
 one_run() { # label conns url [lua]
-    local out t0 t1
+    local out t0 t1 p
+    local -A p0=()
     t0=$(ticks $PIDS_NOW)
+    for p in $PIDS_NOW; do p0[$p]=$(ticks "$p"); done
     if [ -n "${4:-}" ]; then
         out=$(taskset -c "$CCPU" wrk -t1 -c"$2" -d"${DUR}s" --latency -s "$4" "$3")
     else
         out=$(taskset -c "$CCPU" wrk -t1 -c"$2" -d"${DUR}s" --latency "$3")
     fi
     t1=$(ticks $PIDS_NOW)
+    local split=""
+    for p in $PIDS_NOW; do split="$split$(cat "/proc/$p/comm"):$(( $(ticks "$p") - p0[$p] )),"; done
     local rps p50 p99 bad n
     rps=$(echo "$out" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
     p50=$(to_us "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
@@ -132,7 +137,9 @@ one_run() { # label conns url [lua]
         bad=$(echo "$out" | awk '/Non-2xx/ { print $NF }'); bad=${bad:-0}
     fi
     n=$(echo "$out" | awk '/requests in/ { print $1 }')
-    echo "$rps $p50 $p99 $bad $(( (t1 - t0) * 1000000 / HZ / (n > 0 ? n : 1) ))"
+    echo "$rps $p50 $p99 $bad $(( (t1 - t0) * 1000000 / HZ / (n > 0 ? n : 1) ))" \
+        "$(echo "${split%,}" | awk -v n="$n" -v hz="$HZ" 'BEGIN { RS = ","; FS = ":" }
+            { printf "%s%s=%.0f", (NR > 1 ? "," : ""), $1, $2 * 1e6 / hz / (n > 0 ? n : 1) }')"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
@@ -158,8 +165,10 @@ for c in $CONNS; do
         p99=$(cut -d' ' -f3 "$WORK/$sys.$c" | median)
         bad=$(awk '{ s += $4 } END { print s + 0 }' "$WORK/$sys.$c")
         cpu=$(cut -d' ' -f5 "$WORK/$sys.$c" | median)
+        # The per-process split of the run whose total is the median.
+        split=$(awk -v m="$cpu" '$5 == m { print $6; exit }' "$WORK/$sys.$c")
         echo "RESULT bench=$name conns=$c rps=$rps p50_us=$p50 p99_us=$p99 non200=$bad" \
-             "server_cpu_us_per_req=$cpu"
+             "server_cpu_us_per_req=$cpu cpu_us_per_req_by_process=$split"
     done
     if [ -s "$WORK/an.$c" ]; then
         g=$(cut -d' ' -f1 "$WORK/gw.$c" | median); a=$(cut -d' ' -f1 "$WORK/an.$c" | median)
