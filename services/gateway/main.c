@@ -227,6 +227,7 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     int status = 1;
     if (bsl_logger_create(&log, "gateway", level, STDOUT_FILENO) != BSL_OK ||
+        bsl_logger_buffer(log, a.loop) != BSL_OK ||
         bsl_clock_create(&clock, opt("clock-file")) != BSL_OK) {
         fprintf(stderr, "boussole-gateway: out of memory\n");
         goto out;

@@ -77,6 +77,21 @@ int64_t bsl_clock_now_ms(bsl_clock *c)
     return ms;
 }
 
+/* y-m-d of a day counted from 1970-01-01, proleptic Gregorian (Howard Hinnant's
+ * civil_from_days, the inverse of days_from_civil below). */
+static void civil_from_days(long long z, long long *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (long long)yoe + era * 400 + (*m <= 2);
+}
+
 void bsl_time_format(int64_t unix_ms, char *out, unsigned long cap)
 {
     time_t secs = (time_t)(unix_ms / 1000);
@@ -85,10 +100,40 @@ void bsl_time_format(int64_t unix_ms, char *out, unsigned long cap)
         ms += 1000;
         secs -= 1;
     }
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    long long days = (long long)secs / 86400, rem = (long long)secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    long long y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999) {
+        /* Outside four digits: the slow, general path (never for a log's "now"). */
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+        return;
+    }
+    /* Every log line carries the time: digits by hand, no gmtime (locked) nor snprintf. */
+    char t[25];
+    unsigned hh = (unsigned)(rem / 3600), mi = (unsigned)(rem / 60 % 60), ss = (unsigned)(rem % 60);
+    unsigned yy = (unsigned)y;
+    t[0] = (char)('0' + yy / 1000), t[1] = (char)('0' + yy / 100 % 10);
+    t[2] = (char)('0' + yy / 10 % 10), t[3] = (char)('0' + yy % 10), t[4] = '-';
+    t[5] = (char)('0' + m / 10), t[6] = (char)('0' + m % 10), t[7] = '-';
+    t[8] = (char)('0' + d / 10), t[9] = (char)('0' + d % 10), t[10] = 'T';
+    t[11] = (char)('0' + hh / 10), t[12] = (char)('0' + hh % 10), t[13] = ':';
+    t[14] = (char)('0' + mi / 10), t[15] = (char)('0' + mi % 10), t[16] = ':';
+    t[17] = (char)('0' + ss / 10), t[18] = (char)('0' + ss % 10), t[19] = '.';
+    t[20] = (char)('0' + ms / 100), t[21] = (char)('0' + ms / 10 % 10);
+    t[22] = (char)('0' + ms % 10), t[23] = 'Z', t[24] = '\0';
+    if (cap > 0) {
+        size_t n = cap < sizeof(t) ? cap - 1 : sizeof(t) - 1;
+        memcpy(out, t, n);
+        out[n] = '\0';
+    }
 }
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's

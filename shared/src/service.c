@@ -207,6 +207,7 @@ int bsl_service_main(const bsl_service_spec *spec, int argc, char **argv)
     }
 
     if (bsl_logger_create(&svc->log, spec->name, level, STDOUT_FILENO) != BSL_OK ||
+        bsl_logger_buffer(svc->log, svc->loop) != BSL_OK ||
         bsl_metrics_create(&svc->metrics, spec->name, "bsl_rpc") != BSL_OK ||
         bsl_clock_create(&svc->clock, all[OPT_CLOCK].value) != BSL_OK) {
         status = fail(svc, "out of memory");

@@ -1,4 +1,6 @@
 /* Small runtime modules: the arena, configuration, ids, dates and the clock, log escaping. */
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <ev.h>
 
 #include "boussole/arena.h"
 #include "boussole/clock.h"
@@ -121,6 +125,32 @@ static void dates_and_clock(void **state)
     char out[32];
     bsl_time_format(1764158400123LL, out, sizeof(out));
     assert_string_equal(out, "2025-11-26T12:00:00.123Z");
+    /* The hand-made digits agree with gmtime across the four-digit years, before 1970 too. */
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t ms = (int64_t)(x % 506000000000000ull) - 62000000000000ll; /* ~ 0005..9999 */
+        char want[48];
+        time_t secs = (time_t)(ms / 1000);
+        int frac = (int)(ms % 1000);
+        if (frac < 0) {
+            frac += 1000, secs -= 1;
+        }
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+        bsl_time_format(ms, out, sizeof(out));
+        assert_string_equal(out, want);
+    }
+    bsl_time_format(0, out, sizeof(out));
+    assert_string_equal(out, "1970-01-01T00:00:00.000Z");
+    bsl_time_format(-1, out, sizeof(out));
+    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
+    bsl_time_format(951782400000LL, out, sizeof(out)); /* a leap day of a century year */
+    assert_string_equal(out, "2000-02-29T00:00:00.000Z");
+    bsl_time_format(1764158400123LL, out, 11);
+    assert_string_equal(out, "2025-11-26");
 
     char path[] = "/tmp/bsl-clock-XXXXXX";
     int fd = mkstemp(path);
@@ -147,7 +177,89 @@ static void json_escaping(void **state)
     assert_string_equal(buf, "a\\\"b\\\\c\\n\\u0001\xef\xbf\xbd");
     pos = 0;
     assert_false(bsl_json_escape(buf, 8, &pos, "0123456789"));
-    assert_true(pos < 8);
+    assert_int_equal(pos, 7); /* what fits is kept */
+    assert_string_equal(buf, "0123456");
+    pos = 0;
+    assert_false(bsl_json_escape(buf, 8, &pos, "ab\"cdefghij"));
+    assert_string_equal(buf, "ab\\\"cde");
+}
+
+/* Reads what the logger wrote to the file since the last call into buf (NUL-terminated);
+ * returns the length. */
+static size_t read_log(int fd, char *buf, size_t cap)
+{
+    static off_t done;
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = pread(fd, buf + n, cap - 1 - n, done)) > 0) {
+        n += (size_t)r;
+        done += r;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static void log_lines(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/bsl-log-XXXXXX";
+    int fds[2];
+    fds[1] = mkstemp(path);
+    assert_true(fds[1] >= 0);
+    fds[0] = open(path, O_RDONLY);
+    assert_true(fds[0] >= 0);
+    unlink(path);
+    bsl_logger *log;
+    assert_int_equal(bsl_logger_create(&log, "unit\"test", BSL_LOG_DEBUG, fds[1]), BSL_OK);
+    static char buf[256 * 1024];
+    bsl_log_field f[] = { BSL_LOG_INT("zero", 0), BSL_LOG_INT("neg", -42),
+                          BSL_LOG_INT("min", LLONG_MIN), BSL_LOG_STR("s", "caf\xc3\xa9\n") };
+    bsl_log_with(log, BSL_LOG_INFO, "r1", "t1", f, 4, "plain 100%% %s", "done");
+    read_log(fds[0], buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"level\":\"info\",\"service\":\"unit\\\"test\","
+                                "\"request_id\":\"r1\",\"trace_id\":\"t1\",\"zero\":0,"
+                                "\"neg\":-42,\"min\":-9223372036854775808,"
+                                "\"s\":\"caf\xc3\xa9\\n\",\"msg\":\"plain 100% done\"}\n"));
+    assert_true(strncmp(buf, "{\"time\":\"20", 11) == 0);
+    bsl_log(log, BSL_LOG_INFO, NULL, NULL, "no percent sign");
+    read_log(fds[0], buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"msg\":\"no percent sign\"}\n"));
+
+    /* Gathered: routine lines wait for the loop to be about to wait; a warning goes at once,
+     * after them; freeing writes the rest. */
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    assert_int_equal(bsl_logger_buffer(log, loop), BSL_OK);
+    assert_int_equal(bsl_logger_buffer(log, loop), BSL_EINVAL);
+    bsl_log(log, BSL_LOG_INFO, NULL, NULL, "first");
+    bsl_log(log, BSL_LOG_DEBUG, NULL, NULL, "second");
+    assert_int_equal(read_log(fds[0], buf, sizeof(buf)), 0);
+    ev_run(loop, EVRUN_NOWAIT);
+    read_log(fds[0], buf, sizeof(buf));
+    char *first = strstr(buf, "\"msg\":\"first\"");
+    assert_non_null(first);
+    assert_non_null(strstr(first, "\"msg\":\"second\""));
+    bsl_log(log, BSL_LOG_INFO, NULL, NULL, "third");
+    bsl_log(log, BSL_LOG_WARN, NULL, NULL, "warning");
+    read_log(fds[0], buf, sizeof(buf));
+    char *third = strstr(buf, "\"msg\":\"third\"");
+    assert_non_null(third);
+    assert_non_null(strstr(third, "\"msg\":\"warning\""));
+    /* More than the gathering buffer holds: written in order, nothing lost. */
+    size_t total = 0;
+    for (int i = 0; i < 1000; i++) {
+        bsl_log(log, BSL_LOG_INFO, NULL, NULL, "line %d", i);
+        total += read_log(fds[0], buf, sizeof(buf));
+    }
+    bsl_log(log, BSL_LOG_INFO, NULL, NULL, "last");
+    bsl_logger_free(log); /* the loop still exists, as required */
+    total += read_log(fds[0], buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"msg\":\"last\""));
+    assert_true(total > 1000 * 60);
+    /* The flush watcher did not keep the loop alive: it returns at once. */
+    ev_run(loop, 0);
+    ev_loop_destroy(loop);
+    close(fds[0]);
+    close(fds[1]);
 }
 
 int main(void)
@@ -156,6 +268,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena),           cmocka_unit_test(config),        cmocka_unit_test(ids),
         cmocka_unit_test(dates_and_clock), cmocka_unit_test(json_escaping),
+        cmocka_unit_test(log_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,14 @@
 /*
  * Logs: one JSON object per line on a file descriptor (stdout in every service), with time,
- * level, service, and the request and trace ids of the call being served. Each line is written
- * with a single write(2), so lines from different threads never interleave.
+ * level, service, and the request and trace ids of the call being served. Lines never
+ * interleave: each is written whole by one write(2), or gathered with others (below).
+ *
+ * A logger given a loop (bsl_logger_buffer) gathers the routine (debug, info) lines logged from
+ * the loop's thread and writes them at once when the loop is about to wait: one write(2) per
+ * loop iteration instead of one per request, which under load is most of a line's cost. A warn
+ * or error line is written at once, after the lines gathered before it. A process that dies
+ * mid-iteration loses that iteration's routine lines; lines from other threads are written at
+ * once and may come before routine lines gathered earlier (the time field tells).
  *
  * Never log a payload, a token, a key or any field that is stored encrypted: the log of a
  * whole test run is checked for them (tests/integration).
@@ -33,7 +40,13 @@ typedef struct bsl_log_field {
 
 /* Creates a logger writing to `fd` (not closed by the logger). `service` is copied. */
 int bsl_logger_create(bsl_logger **out, const char *service, bsl_log_level min, int fd);
+/* Writes what is gathered, then frees; the loop given to bsl_logger_buffer must still exist. */
 void bsl_logger_free(bsl_logger *log);
+
+struct ev_loop;
+/* Gathers the routine lines of the calling thread, which runs `loop`, as described above.
+ * Call it once, from that thread; BSL_EINVAL the second time. */
+int bsl_logger_buffer(bsl_logger *log, struct ev_loop *loop);
 
 /* Parses "debug", "info", "warn", "error". */
 int bsl_log_level_parse(const char *s, bsl_log_level *out);
