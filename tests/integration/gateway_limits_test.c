@@ -345,7 +345,7 @@ static void large_headers(void **state)
     memset(big, 'r', 40000);
     big[40000] = '\0';
     gwh_resp r;
-    big[20000] = '\0';
+    big[10000] = '\0'; /* over the gateway's 8 KiB, within MHD's 16 KiB per connection */
     int n = snprintf(req, cap,
                      "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
                      "Content-Type: application/json\r\nX-Request-Id: %s\r\n"
@@ -354,7 +354,7 @@ static void large_headers(void **state)
     assert_int_equal(gwh_raw(gw.port, req, (size_t)n, &r), 431);
     assert_non_null(strstr(r.body, "\"code\":\"invalid_argument\""));
     gwh_resp_free(&r);
-    big[20000] = 'r';
+    big[10000] = 'r'; /* 40 KB: over MHD's memory for the connection */
     n = snprintf(req, cap,
                  "POST /boussole.v1.SessionService/GetBilan HTTP/1.1\r\nHost: x\r\n"
                  "Content-Type: application/json\r\nX-Padding: %s\r\n"

@@ -622,7 +622,7 @@ static char *raw_request(const raw_row *w, size_t *len)
             n += (size_t)snprintf(b + n, cap - n, "%s", counselor);
             p++;
         } else if (strncmp(p, "@big-header", 11) == 0) {
-            for (int i = 0; i < 20000; i++) {
+            for (int i = 0; i < 10000; i++) {
                 b[n++] = 'r';
             }
             p += 10;
