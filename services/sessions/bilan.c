@@ -264,8 +264,10 @@ SESS_HANDLER(get_bilan, GetBilanRequest, Bilan)
     }
     char key[SESSIONS_KEY_MAX];
     key_bilan(key, in->id);
-    int rv = bsl_redis_command(op->app->redis, bsl_call_remaining_ms(call), on_bilan_read, op,
-                               "HGETALL %s", key);
+    /* The argv form: the most frequent call of the service skips the format parsing. */
+    const char *argv[] = { "HGETALL", key };
+    int rv = bsl_redis_commandv(op->app->redis, bsl_call_remaining_ms(call), on_bilan_read, op, 2,
+                                argv, NULL);
     if (rv != BSL_OK) {
         bsl_call_fail_err(call, rv, "reading the bilan");
     }

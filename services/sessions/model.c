@@ -1,6 +1,7 @@
 /* The bilan's stored record and its public form (see model.h). */
 #include "model.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,54 @@ static uint32_t to_u32(const char *s)
     return v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
+/* The hash fields of a bilan, sorted by name for the binary search (a bilan is read on
+ * almost every call: a chain of strcmp over them was 3 % of the service's CPU). */
+typedef enum { F_STR, F_INT, F_STATUS, F_U32, F_I64, F_U64, F_BOOL } field_kind;
+typedef struct field_row {
+    const char *name;
+    field_kind kind;
+    size_t offset;
+} field_row;
+
+static const field_row FIELDS[] = {
+    { "agr", F_INT, offsetof(sess_bilan, agreement) },
+    { "agr_deadline", F_I64, offsetof(sess_bilan, agreement_deadline_ms) },
+    { "agr_rev", F_U32, offsetof(sess_bilan, agreement_revision) },
+    { "beneficiary", F_STR, offsetof(sess_bilan, beneficiary) },
+    { "cancel_reason", F_INT, offsetof(sess_bilan, cancel_reason) },
+    { "counselor", F_STR, offsetof(sess_bilan, counselor) },
+    { "create_ms", F_I64, offsetof(sess_bilan, create_ms) },
+    { "end_date", F_STR, offsetof(sess_bilan, end_date) },
+    { "end_ms", F_I64, offsetof(sess_bilan, end_ms) },
+    { "erased_ms", F_I64, offsetof(sess_bilan, erased_ms) },
+    { "follow_up_id", F_STR, offsetof(sess_bilan, follow_up_id) },
+    { "follow_up_ms", F_I64, offsetof(sess_bilan, follow_up_ms) },
+    { "funding", F_INT, offsetof(sess_bilan, funding) },
+    { "intake", F_BOOL, offsetof(sess_bilan, intake) },
+    { "n_experiences", F_U32, offsetof(sess_bilan, n_experiences) },
+    { "n_hours", F_U32, offsetof(sess_bilan, n_hours) },
+    { "n_leads", F_U32, offsetof(sess_bilan, n_leads) },
+    { "n_meetings", F_U32, offsetof(sess_bilan, n_meetings) },
+    { "n_research", F_U32, offsetof(sess_bilan, n_research) },
+    { "organisation", F_STR, offsetof(sess_bilan, organisation) },
+    { "phase", F_INT, offsetof(sess_bilan, phase) },
+    { "planned_hours", F_U32, offsetof(sess_bilan, planned_hours) },
+    { "questionnaires", F_U32, offsetof(sess_bilan, questionnaires) },
+    { "roadmap_steps", F_U32, offsetof(sess_bilan, roadmap_steps) },
+    { "start_date", F_STR, offsetof(sess_bilan, start_date) },
+    { "status", F_STATUS, offsetof(sess_bilan, status) },
+    { "synthesis_id", F_STR, offsetof(sess_bilan, synthesis_id) },
+    { "update_ms", F_I64, offsetof(sess_bilan, update_ms) },
+    { "version", F_U64, offsetof(sess_bilan, version) },
+    { "waiver", F_BOOL, offsetof(sess_bilan, waiver) },
+};
+#define N_FIELDS (sizeof(FIELDS) / sizeof(FIELDS[0]))
+
+static int row_cmp(const void *key, const void *row)
+{
+    return strcmp(key, ((const field_row *)row)->name);
+}
+
 bool sess_bilan_parse(sess_bilan *b, const char *id, const char *const *names,
                       const char *const *values, size_t n)
 {
@@ -25,80 +74,49 @@ bool sess_bilan_parse(sess_bilan *b, const char *id, const char *const *names,
     b->id = id;
     b->synthesis_id = "";
     b->follow_up_id = "";
-    const char *status = NULL;
+    bool has_status = false;
     for (size_t i = 0; i < n; i++) {
         const char *k = names[i], *v = values[i];
-        /* The fields are few and short: a chain of comparisons is as fast as a table here
-         * and reads as the list in model.h. */
-        if (strcmp(k, "beneficiary") == 0) {
-            b->beneficiary = v;
-        } else if (strcmp(k, "counselor") == 0) {
-            b->counselor = v;
-        } else if (strcmp(k, "organisation") == 0) {
-            b->organisation = v;
-        } else if (strcmp(k, "start_date") == 0) {
-            b->start_date = v;
-        } else if (strcmp(k, "end_date") == 0) {
-            b->end_date = v;
-        } else if (strcmp(k, "synthesis_id") == 0) {
-            b->synthesis_id = v;
-        } else if (strcmp(k, "follow_up_id") == 0) {
-            b->follow_up_id = v;
-        } else if (strcmp(k, "funding") == 0) {
-            b->funding = (int)to_i64(v);
-        } else if (strcmp(k, "status") == 0) {
-            status = v;
-            b->status = (int)to_i64(v);
-        } else if (strcmp(k, "phase") == 0) {
-            b->phase = (int)to_i64(v);
-        } else if (strcmp(k, "cancel_reason") == 0) {
-            b->cancel_reason = (int)to_i64(v);
-        } else if (strcmp(k, "agr") == 0) {
-            b->agreement = (int)to_i64(v);
-        } else if (strcmp(k, "agr_rev") == 0) {
-            b->agreement_revision = to_u32(v);
-        } else if (strcmp(k, "agr_deadline") == 0) {
-            b->agreement_deadline_ms = to_i64(v);
-        } else if (strcmp(k, "planned_hours") == 0) {
-            b->planned_hours = to_u32(v);
-        } else if (strcmp(k, "questionnaires") == 0) {
-            b->questionnaires = to_u32(v);
-        } else if (strcmp(k, "roadmap_steps") == 0) {
-            b->roadmap_steps = to_u32(v);
-        } else if (strcmp(k, "intake") == 0) {
-            b->intake = to_i64(v) != 0;
-        } else if (strcmp(k, "waiver") == 0) {
-            b->waiver = to_i64(v) != 0;
-        } else if (strcmp(k, "version") == 0) {
-            b->version = (uint64_t)to_i64(v);
-        } else if (strcmp(k, "create_ms") == 0) {
-            b->create_ms = to_i64(v);
-        } else if (strcmp(k, "update_ms") == 0) {
-            b->update_ms = to_i64(v);
-        } else if (strcmp(k, "end_ms") == 0) {
-            b->end_ms = to_i64(v);
-        } else if (strcmp(k, "follow_up_ms") == 0) {
-            b->follow_up_ms = to_i64(v);
-        } else if (strcmp(k, "erased_ms") == 0) {
-            b->erased_ms = to_i64(v);
-        } else if (strcmp(k, "n_meetings") == 0) {
-            b->n_meetings = to_u32(v);
-        } else if (strcmp(k, "n_experiences") == 0) {
-            b->n_experiences = to_u32(v);
-        } else if (strcmp(k, "n_leads") == 0) {
-            b->n_leads = to_u32(v);
-        } else if (strcmp(k, "n_research") == 0) {
-            b->n_research = to_u32(v);
-        } else if (strcmp(k, "n_hours") == 0) {
-            b->n_hours = to_u32(v);
-        } else if ((k[0] == 'm' || k[0] == 'o') && k[1] == 'm' && k[2] == '_' && k[3] >= '1' &&
-                   k[3] <= '0' + SESS_PHASES && k[4] == '\0') {
+        if ((k[0] == 'm' || k[0] == 'o') && k[1] == 'm' && k[2] == '_' && k[3] >= '1' &&
+            k[3] <= '0' + SESS_PHASES && k[4] == '\0') {
             uint32_t *minutes = k[0] == 'm' ? b->meeting_minutes : b->other_minutes;
             minutes[k[3] - '0'] = to_u32(v);
+            continue;
+        }
+        const field_row *f = bsearch(k, FIELDS, N_FIELDS, sizeof(FIELDS[0]), row_cmp);
+        if (f == NULL) {
+            continue; /* a field of a later version: ignored */
+        }
+        char *at = (char *)b + f->offset;
+        switch (f->kind) {
+        case F_STR:
+            *(const char **)(void *)at = v;
+            break;
+        case F_STATUS:
+            has_status = true;
+            *(int *)(void *)at = (int)to_i64(v);
+            break;
+        case F_INT:
+            *(int *)(void *)at = (int)to_i64(v);
+            break;
+        case F_U32:
+            *(uint32_t *)(void *)at = to_u32(v);
+            break;
+        case F_I64:
+            *(int64_t *)(void *)at = to_i64(v);
+            break;
+        case F_U64:
+            *(uint64_t *)(void *)at = (uint64_t)to_i64(v);
+            break;
+        case F_BOOL:
+            *(bool *)(void *)at = to_i64(v) != 0;
+            break;
         }
     }
-    if (b->beneficiary == NULL || b->counselor == NULL || b->organisation == NULL ||
-        status == NULL) {
+    if (!has_status) {
+        return false;
+    }
+    if (b->beneficiary == NULL || b->counselor == NULL || b->organisation == NULL) {
         return false;
     }
     if (b->start_date == NULL) {

@@ -41,11 +41,20 @@ bool bsl_utf8_valid(const char *str, size_t len)
     return true;
 }
 
+/* Where the walk is: one frame per nesting level, the field being read at that level. The
+ * path text is only made when a check fails (bsl_pb_check runs on every call). */
+typedef struct frame {
+    const char *name; /* NULL for a field the schema does not know: then "#id" */
+    uint32_t id;
+    long index; /* occurrence of a repeated field, -1 otherwise */
+} frame;
+
 typedef struct {
     char *path;
     size_t path_cap;
     char *why;
     size_t why_cap;
+    frame frames[BSL_PB_MAX_DEPTH + 2];
 } report;
 
 static bool read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
@@ -75,23 +84,31 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
     return NULL;
 }
 
-/* Appends ".name" or ".name[i]" to the path (the leading dot dropped at the root). */
-static size_t push_path(report *r, size_t at, const char *name, long index)
+/* Fails with the path of the first n_frames frames: "a.b[2].#7". */
+static bool fail_at(report *r, int n_frames, const char *why)
 {
-    int n;
-    if (index >= 0) {
-        n = snprintf(r->path + at, r->path_cap - at, "%s%s[%ld]", at ? "." : "", name, index);
-    } else {
-        n = snprintf(r->path + at, r->path_cap - at, "%s%s", at ? "." : "", name);
+    size_t at = 0;
+    r->path[0] = '\0';
+    for (int i = 0; i < n_frames && at + 1 < r->path_cap; i++) {
+        const frame *f = &r->frames[i];
+        int n;
+        char num[16];
+        const char *name = f->name;
+        if (name == NULL) {
+            snprintf(num, sizeof(num), "#%u", f->id);
+            name = num;
+        }
+        if (f->index >= 0) {
+            n = snprintf(r->path + at, r->path_cap - at, "%s%s[%ld]", i ? "." : "", name,
+                         f->index);
+        } else {
+            n = snprintf(r->path + at, r->path_cap - at, "%s%s", i ? "." : "", name);
+        }
+        if (n < 0 || (size_t)n >= r->path_cap - at) {
+            break; /* cut: snprintf ended it */
+        }
+        at += (size_t)n;
     }
-    if (n < 0 || (size_t)n >= r->path_cap - at) {
-        return r->path_cap - 1;
-    }
-    return at + (size_t)n;
-}
-
-static bool fail(report *r, const char *why)
-{
     snprintf(r->why, r->why_cap, "%s", why);
     return false;
 }
@@ -122,67 +139,60 @@ static int expected_wire_type(ProtobufCType t)
 }
 
 static bool walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, report *r,
-                 size_t path_at, int depth)
+                 int depth)
 {
     if (depth > BSL_PB_MAX_DEPTH) {
-        return fail(r, "nested too deeply");
+        return fail_at(r, depth, "nested too deeply");
     }
     /* Occurrence counters give repeated fields their index in the path. */
     unsigned counts[256];
-    memset(counts, 0, sizeof(counts));
+    memset(counts, 0, (d->n_fields < 256 ? d->n_fields : 256) * sizeof(counts[0]));
+    frame *here = &r->frames[depth];
     size_t pos = 0;
     while (pos < len) {
         uint64_t key;
         if (!read_varint(p, len, &pos, &key)) {
-            r->path[path_at] = '\0';
-            return fail(r, "truncated field key");
+            return fail_at(r, depth, "truncated field key");
         }
         uint32_t id = (uint32_t)(key >> 3);
         int wt = (int)(key & 7);
         if (id == 0 || key >> 32 != 0) {
-            r->path[path_at] = '\0';
-            return fail(r, "invalid field number");
+            return fail_at(r, depth, "invalid field number");
         }
         const ProtobufCFieldDescriptor *f = find_field(d, id);
-        size_t at = path_at;
-        long index = -1;
-        if (f != NULL) {
-            if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-                unsigned slot = (unsigned)(f - d->fields) % 256;
-                index = (long)counts[slot]++;
-            }
-            at = push_path(r, path_at, f->name, index);
-        } else {
-            char num[24];
-            snprintf(num, sizeof(num), "#%u", id);
-            at = push_path(r, path_at, num, -1);
+        here->name = f != NULL ? f->name : NULL;
+        here->id = id;
+        here->index = -1;
+        if (f != NULL && f->label == PROTOBUF_C_LABEL_REPEATED) {
+            unsigned slot = (unsigned)(f - d->fields) % 256;
+            here->index = (long)counts[slot]++;
         }
         uint64_t v = 0;
         switch (wt) {
         case 0:
             if (!read_varint(p, len, &pos, &v)) {
-                return fail(r, "truncated varint");
+                return fail_at(r, depth + 1, "truncated varint");
             }
             break;
         case 1:
             if (len - pos < 8) {
-                return fail(r, "truncated 64-bit value");
+                return fail_at(r, depth + 1, "truncated 64-bit value");
             }
             pos += 8;
             break;
         case 5:
             if (len - pos < 4) {
-                return fail(r, "truncated 32-bit value");
+                return fail_at(r, depth + 1, "truncated 32-bit value");
             }
             pos += 4;
             break;
         case 2:
             if (!read_varint(p, len, &pos, &v) || v > len - pos) {
-                return fail(r, "length runs past the end of the message");
+                return fail_at(r, depth + 1, "length runs past the end of the message");
             }
             break;
         default:
-            return fail(r, "unsupported wire type");
+            return fail_at(r, depth + 1, "unsupported wire type");
         }
         if (f == NULL) {
             /* Unknown fields are skipped whole, as proto3 says: a length-delimited one with its
@@ -195,7 +205,7 @@ static bool walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t l
         int want = expected_wire_type(f->type);
         bool packed_ok = wt == 2 && f->label == PROTOBUF_C_LABEL_REPEATED && want != 2;
         if (wt != want && !packed_ok) {
-            return fail(r, "wrong wire type for this field");
+            return fail_at(r, depth + 1, "wrong wire type for this field");
         }
         if (wt != 2) {
             continue;
@@ -209,40 +219,39 @@ static bool walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t l
             while (q < sublen) {
                 uint64_t x;
                 if (want == 0 && !read_varint(sub, sublen, &q, &x)) {
-                    return fail(r, "truncated packed value");
+                    return fail_at(r, depth + 1, "truncated packed value");
                 }
                 if (want == 1 || want == 5) {
                     size_t w = want == 1 ? 8 : 4;
                     if (sublen - q < w) {
-                        return fail(r, "truncated packed value");
+                        return fail_at(r, depth + 1, "truncated packed value");
                     }
                     q += w;
                 }
             }
         } else if (f->type == PROTOBUF_C_TYPE_STRING) {
             if (!bsl_utf8_valid((const char *)sub, sublen)) {
-                return fail(r, "not valid UTF-8");
+                return fail_at(r, depth + 1, "not valid UTF-8");
             }
             if (memchr(sub, '\0', sublen) != NULL) {
                 /* protobuf-c strings are NUL-terminated: an embedded NUL would cut the text
                  * silently. */
-                return fail(r, "contains a NUL character");
+                return fail_at(r, depth + 1, "contains a NUL character");
             }
         } else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-            if (!walk(f->descriptor, sub, sublen, r, at, depth + 1)) {
+            if (!walk(f->descriptor, sub, sublen, r, depth + 1)) {
                 return false;
             }
         }
     }
-    r->path[path_at] = '\0';
     return true;
 }
 
 bool bsl_pb_check(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
                   char *path, size_t path_cap, char *why, size_t why_cap)
 {
-    report r = { path, path_cap, why, why_cap };
+    report r = { .path = path, .path_cap = path_cap, .why = why, .why_cap = why_cap };
     path[0] = '\0';
     why[0] = '\0';
-    return walk(desc, data, len, &r, 0, 0);
+    return walk(desc, data, len, &r, 0);
 }
