@@ -13,6 +13,7 @@
 #include <hiredis/async.h>
 
 #include "boussole/err.h"
+#include "redisreply.h"
 
 #define MAX_SCRIPTS  64
 #define WEDGED_AFTER 3 /* timeouts in a row without a reply */
@@ -74,6 +75,7 @@ typedef struct redis_op {
 struct bsl_redis {
     struct ev_loop *loop;
     redisAsyncContext *ac;
+    bsl_reply_slab *replies; /* where every connection's replies are built, in turn */
     conn_state state;
     _Atomic int ready;
     char host[256];
@@ -804,6 +806,7 @@ static void connect_to(bsl_redis *r, const char *addr)
         return;
     }
     ac->data = r;
+    bsl_reply_slab_attach(r->replies, ac->c.reader);
     r->ac = ac;
     r->state = ST_CONNECTING;
     redisLibevAttach(r->loop, ac);
@@ -826,6 +829,10 @@ int bsl_redis_create(bsl_redis **out, struct ev_loop *loop, const bsl_redis_opti
     if (rv != BSL_OK) {
         free(r);
         return rv;
+    }
+    if ((r->replies = bsl_reply_slab_create()) == NULL) {
+        free(r);
+        return BSL_ENOMEM;
     }
     r->command_timeout_ms = o->command_timeout_ms ? o->command_timeout_ms : 1000;
     r->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 1000;
@@ -876,6 +883,7 @@ void bsl_redis_free(bsl_redis *r)
         redisAsyncContext *ac = r->ac;
         r->ac = NULL;
         ac->data = NULL;
+        bsl_reply_slab_detach(ac->c.reader); /* the slab goes below */
         redisAsyncFree(ac); /* answers every command hiredis holds, with NULL */
     }
     /* Ops that never reached hiredis (or were answered by timeout and are now released). */
@@ -888,5 +896,6 @@ void bsl_redis_free(bsl_redis *r)
         free(r->scripts[i]->body);
         free(r->scripts[i]);
     }
+    bsl_reply_slab_free(r->replies);
     free(r);
 }
