@@ -441,7 +441,7 @@ static void cpu_policy(void **state)
     assert_true(n > 4); /* the loop and nng's threads */
     assert_int_equal(batch, n);
 
-    te_proc normal;
+    static te_proc normal; /* te_fini visits every process started: not on the stack */
     const char *args[] = { "--cpu-policy=normal", NULL };
     te_service_start(&env, &normal, "sessions", args);
     te_thread_policies(normal.pid, SCHED_BATCH, &n, &batch);
