@@ -79,6 +79,7 @@ static void on_drained(void *arg)
 {
     app *a = arg;
     bsl_log(a->log, BSL_LOG_INFO, NULL, NULL, "drained; stopping");
+    bsl_logger_flush(a->log);
     ev_break(a->loop, EVBREAK_ALL);
 }
 
@@ -89,6 +90,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     app *a = w->data;
     bsl_log(a->log, BSL_LOG_INFO, NULL, NULL, "signal %d: draining for at most %u ms", w->signum,
             a->grace_ms);
+    bsl_logger_flush(a->log);
     ev_signal_stop(a->loop, &a->sigterm);
     ev_signal_stop(a->loop, &a->sigint);
     gw_gateway_drain(a->gw, a->grace_ms, on_drained, a);

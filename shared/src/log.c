@@ -83,6 +83,13 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
     gather_flush(w->data);
 }
 
+void bsl_logger_flush(const bsl_logger *log)
+{
+    if (log != NULL && log->gather != NULL && pthread_equal(log->gather->owner, pthread_self())) {
+        gather_flush(log);
+    }
+}
+
 int bsl_logger_buffer(bsl_logger *log, struct ev_loop *loop)
 {
     if (log->gather != NULL) {

@@ -66,6 +66,7 @@ static void on_drained(bsl_server *srv, void *arg)
     (void)srv;
     bsl_service *svc = arg;
     bsl_log(svc->log, BSL_LOG_INFO, NULL, NULL, "drained; stopping");
+    bsl_logger_flush(svc->log);
     ev_break(svc->loop, EVBREAK_ALL);
 }
 
@@ -79,6 +80,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     }
     bsl_log(svc->log, BSL_LOG_INFO, NULL, NULL, "signal %d: draining for at most %u ms", w->signum,
             svc->grace_ms);
+    bsl_logger_flush(svc->log);
     bsl_server_drain(svc->server, svc->grace_ms, on_drained, svc);
 }
 

@@ -48,6 +48,11 @@ struct ev_loop;
  * Call it once, from that thread; BSL_EINVAL the second time. */
 int bsl_logger_buffer(bsl_logger *log, struct ev_loop *loop);
 
+/* Writes the lines gathered so far now (from the loop's thread; elsewhere it does nothing):
+ * for moments an operator must see even if the process then hangs, such as the start of a
+ * drain. */
+void bsl_logger_flush(const bsl_logger *log);
+
 /* Parses "debug", "info", "warn", "error". */
 int bsl_log_level_parse(const char *s, bsl_log_level *out);
 
