@@ -8,6 +8,7 @@
 
 #include "boussole/config.h"
 #include "boussole/err.h"
+#include "boussole/exitguard.h"
 #include "boussole/sched.h"
 #include "boussole/service.h"
 #include "gateway.h"
@@ -80,6 +81,10 @@ static void on_drained(void *arg)
     app *a = arg;
     bsl_log(a->log, BSL_LOG_INFO, NULL, NULL, "drained; stopping");
     bsl_logger_flush(a->log);
+    /* Every request is answered: closing the backends' sockets and freeing is bounded. */
+    if (bsl_exit_guard(8, STDOUT_FILENO, "gateway") != BSL_OK) {
+        bsl_log(a->log, BSL_LOG_WARN, NULL, NULL, "cannot bound the exit (no thread)");
+    }
     ev_break(a->loop, EVBREAK_ALL);
 }
 
@@ -91,6 +96,8 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     bsl_log(a->log, BSL_LOG_INFO, NULL, NULL, "signal %d: draining for at most %u ms", w->signum,
             a->grace_ms);
     bsl_logger_flush(a->log);
+    /* Shutdown runs under the normal policy, as it did before SCHED_BATCH: see sched.h. */
+    (void)bsl_cpu_policy_suspend();
     ev_signal_stop(a->loop, &a->sigterm);
     ev_signal_stop(a->loop, &a->sigint);
     gw_gateway_drain(a->gw, a->grace_ms, on_drained, a);

@@ -22,6 +22,7 @@
 #include "boussole/arena.h"
 #include "boussole/err.h"
 #include "boussole/evnng.h"
+#include "boussole/sched.h"
 #include "boussole/fastid.h"
 #include "boussole/id.h"
 
@@ -552,12 +553,19 @@ static void replica_close(bsl_client *c, replica *r)
         *pp = r->next;
     }
     probe_stop(c, r);
+    /* The attempts' operations stopped (callbacks finished, no new operation accepted) before
+     * the socket closes: nng 1.5.2's nng_close can wait forever for a context that a callback
+     * on another thread is re-arming at that moment (nng issues #1543 and #1813). */
+    for (attempt *a = r->all; a != NULL; a = a->next_all) {
+        nng_aio_stop(a->aio);
+    }
+    bool suspended = bsl_cpu_policy_suspend(); /* see sched.h */
     nng_close(r->sock); /* no callback of this socket runs after this */
+    bsl_cpu_policy_resume(suspended);
     bsl_evnng_cancel(c->bridge, &r->pipe_task);
     attempt *a = r->all;
     while (a != NULL) {
         attempt *next = a->next_all;
-        nng_aio_stop(a->aio);
         if (bsl_evnng_cancel(c->bridge, &a->task) || atomic_load(&a->posted)) {
             if ((a->phase == PHASE_RECV && a->result == 0) ||
                 (a->phase == PHASE_SEND && a->result != 0)) {

@@ -23,16 +23,14 @@ int bsl_cpu_policy_parse(const char *s, bsl_cpu_policy *out)
     return BSL_EINVAL;
 }
 
-int bsl_cpu_policy_apply(bsl_cpu_policy policy, char *err, size_t errlen)
+/* Sets every thread of the process (the calling one first) to `policy`. */
+static int set_all(int policy, char *err, size_t errlen)
 {
-    if (policy == BSL_CPU_NORMAL) {
-        return BSL_OK; /* whatever the process was started with (chrt, a unit file) stays */
-    }
     struct sched_param sp = { .sched_priority = 0 };
     /* sched_setscheduler acts on one thread on Linux: the calling one first, then the others
-     * (there are none when this runs before nng starts, the intended case). */
-    if (sched_setscheduler(0, SCHED_BATCH, &sp) != 0) {
-        snprintf(err, errlen, "cannot set the batch CPU policy: %s", strerror(errno));
+     * (there are none at start-up, before nng starts its threads: the intended case). */
+    if (sched_setscheduler(0, policy, &sp) != 0) {
+        snprintf(err, errlen, "cannot set the CPU policy: %s", strerror(errno));
         return BSL_EINVAL;
     }
     DIR *d = opendir("/proc/self/task");
@@ -40,6 +38,7 @@ int bsl_cpu_policy_apply(bsl_cpu_policy policy, char *err, size_t errlen)
         return BSL_OK; /* no /proc: the calling thread is set, later threads inherit */
     }
     struct dirent *e;
+    int rv = BSL_OK;
     while ((e = readdir(d)) != NULL) {
         char *end;
         long tid = strtol(e->d_name, &end, 10);
@@ -47,13 +46,38 @@ int bsl_cpu_policy_apply(bsl_cpu_policy policy, char *err, size_t errlen)
             continue;
         }
         /* A thread may end between readdir and here: ESRCH is not an error. */
-        if (sched_setscheduler((pid_t)tid, SCHED_BATCH, &sp) != 0 && errno != ESRCH) {
-            snprintf(err, errlen, "cannot set the batch CPU policy on thread %ld: %s", tid,
+        if (sched_setscheduler((pid_t)tid, policy, &sp) != 0 && errno != ESRCH) {
+            snprintf(err, errlen, "cannot set the CPU policy of thread %ld: %s", tid,
                      strerror(errno));
-            closedir(d);
-            return BSL_EINVAL;
+            rv = BSL_EINVAL;
+            break;
         }
     }
     closedir(d);
-    return BSL_OK;
+    return rv;
+}
+
+int bsl_cpu_policy_apply(bsl_cpu_policy policy, char *err, size_t errlen)
+{
+    if (policy == BSL_CPU_NORMAL) {
+        return BSL_OK; /* whatever the process was started with (chrt, a unit file) stays */
+    }
+    return set_all(SCHED_BATCH, err, errlen);
+}
+
+bool bsl_cpu_policy_suspend(void)
+{
+    if (sched_getscheduler(0) != SCHED_BATCH) {
+        return false;
+    }
+    char err[160];
+    return set_all(SCHED_OTHER, err, sizeof(err)) == BSL_OK;
+}
+
+void bsl_cpu_policy_resume(bool suspended)
+{
+    if (suspended) {
+        char err[160];
+        (void)set_all(SCHED_BATCH, err, sizeof(err));
+    }
 }

@@ -17,6 +17,7 @@
 #include "boussole/evnng.h"
 #include "boussole/id.h"
 #include "boussole/pbcheck.h"
+#include "boussole/sched.h"
 #include "server_internal.h"
 
 #define MAX_SERVICES     16
@@ -1110,8 +1111,17 @@ static void close_socket(bsl_server *srv)
         for (size_t i = 0; i < srv->n_listeners; i++) {
             nng_listener_close(srv->listeners[i]);
         }
+        /* Every context's operation stopped (and its callback finished) before the socket
+         * closes: nng 1.5.2's nng_close can wait forever for a context that a callback on
+         * another thread is re-arming at that moment (nng issues #1543 and #1813; seen here
+         * as a drained service that never exited). A stopped aio refuses new operations. */
+        for (unsigned i = 0; i < srv->n_slots; i++) {
+            nng_aio_stop(srv->slots[i].aio);
+        }
         if (srv->sock_open) {
+            bool suspended = bsl_cpu_policy_suspend(); /* see sched.h */
             nng_close(srv->sock);
+            bsl_cpu_policy_resume(suspended);
             srv->sock_open = false;
         }
         bsl_evnng_keepalive(srv->bridge, 0);
@@ -1122,12 +1132,14 @@ static void finish_drain(bsl_server *srv)
 {
     ev_timer_stop(srv->loop, &srv->drain_grace);
     ev_timer_stop(srv->loop, &srv->drain_quiet);
-    close_socket(srv);
+    /* Told first, so that the owner can bound what follows (exitguard.h): closing the socket
+     * is where nng 1.5.2 may hang. */
     if (srv->drain_done != NULL) {
         void (*done)(bsl_server *, void *) = srv->drain_done;
         srv->drain_done = NULL;
         done(srv, srv->drain_arg);
     }
+    close_socket(srv);
 }
 
 static void on_drain_quiet(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1224,7 +1236,9 @@ void bsl_server_free(bsl_server *srv)
     ev_timer_stop(srv->loop, &srv->drain_grace);
     ev_timer_stop(srv->loop, &srv->drain_quiet);
     if (srv->sock_open) {
+        bool suspended = bsl_cpu_policy_suspend(); /* see sched.h */
         nng_close(srv->sock);
+        bsl_cpu_policy_resume(suspended);
         srv->sock_open = false;
     }
     for (unsigned i = 0; i < srv->n_slots; i++) {

@@ -10,10 +10,13 @@
 
 #include "boussole/admin.h"
 #include "boussole/err.h"
+#include "boussole/exitguard.h"
 #include "boussole/sched.h"
 
 #define MAX_LISTEN 8
 #define MAX_PEERS  8
+/* Seconds a drained process has to close its sockets and free its memory (exitguard.h). */
+#define EXIT_GUARD_S 8
 
 struct bsl_service {
     const bsl_service_spec *spec;
@@ -67,6 +70,10 @@ static void on_drained(bsl_server *srv, void *arg)
     bsl_service *svc = arg;
     bsl_log(svc->log, BSL_LOG_INFO, NULL, NULL, "drained; stopping");
     bsl_logger_flush(svc->log);
+    /* Every call is answered: what is left (closing sockets, freeing) is bounded. */
+    if (bsl_exit_guard(EXIT_GUARD_S, STDOUT_FILENO, svc->spec->name) != BSL_OK) {
+        bsl_log(svc->log, BSL_LOG_WARN, NULL, NULL, "cannot bound the exit (no thread)");
+    }
     ev_break(svc->loop, EVBREAK_ALL);
 }
 
@@ -81,6 +88,8 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     bsl_log(svc->log, BSL_LOG_INFO, NULL, NULL, "signal %d: draining for at most %u ms", w->signum,
             svc->grace_ms);
     bsl_logger_flush(svc->log);
+    /* Shutdown runs under the normal policy, as it did before SCHED_BATCH: see sched.h. */
+    (void)bsl_cpu_policy_suspend();
     bsl_server_drain(svc->server, svc->grace_ms, on_drained, svc);
 }
 

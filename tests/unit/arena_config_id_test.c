@@ -1,4 +1,6 @@
 /* Small runtime modules: the arena, configuration, ids, dates and the clock, log escaping. */
+#define _GNU_SOURCE /* SCHED_BATCH */
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,7 +22,9 @@
 #include "boussole/config.h"
 #include "boussole/err.h"
 #include "boussole/id.h"
+#include "boussole/exitguard.h"
 #include "boussole/log.h"
+#include "boussole/sched.h"
 #include "boussole/service.h"
 #include "boussole/v1/rpc.pb-c.h"
 
@@ -238,6 +243,10 @@ static void log_lines(void **state)
     char *first = strstr(buf, "\"msg\":\"first\"");
     assert_non_null(first);
     assert_non_null(strstr(first, "\"msg\":\"second\""));
+    bsl_log(log, BSL_LOG_INFO, NULL, NULL, "flushed");
+    bsl_logger_flush(log);
+    read_log(fds[0], buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"msg\":\"flushed\""));
     bsl_log(log, BSL_LOG_INFO, NULL, NULL, "third");
     bsl_log(log, BSL_LOG_WARN, NULL, NULL, "warning");
     read_log(fds[0], buf, sizeof(buf));
@@ -262,13 +271,64 @@ static void log_lines(void **state)
     close(fds[1]);
 }
 
+/* The policy switch around nng_close (sched.h): only a batch process is switched, and back. */
+static void cpu_policy_switch(void **state)
+{
+    (void)state;
+    assert_false(bsl_cpu_policy_suspend()); /* the test runs under the normal policy */
+    char err[160];
+    bsl_cpu_policy p;
+    assert_int_equal(bsl_cpu_policy_parse("fifo", &p), BSL_EINVAL);
+    assert_int_equal(bsl_cpu_policy_parse("batch", &p), BSL_OK);
+    assert_int_equal(bsl_cpu_policy_apply(p, err, sizeof(err)), BSL_OK);
+    assert_int_equal(sched_getscheduler(0), SCHED_BATCH);
+    assert_true(bsl_cpu_policy_suspend());
+    assert_int_equal(sched_getscheduler(0), SCHED_OTHER);
+    bsl_cpu_policy_resume(true);
+    assert_int_equal(sched_getscheduler(0), SCHED_BATCH);
+    assert_true(bsl_cpu_policy_suspend()); /* and back to normal for the other tests */
+    assert_int_equal(sched_getscheduler(0), SCHED_OTHER);
+}
+
+/* A process stuck after its drain is ended by the guard, with a line saying so. */
+static void exit_guard(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        if (bsl_exit_guard(1, fds[1], "unit") != BSL_OK) {
+            _exit(3);
+        }
+        for (;;) {
+            pause(); /* stuck, as in an nng close that never returns */
+        }
+    }
+    close(fds[1]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    char line[600];
+    ssize_t n = read(fds[0], line, sizeof(line) - 1);
+    assert_true(n > 0);
+    line[n] = '\0';
+    assert_non_null(strstr(line, "\"level\":\"error\",\"service\":\"unit\""));
+    assert_non_null(strstr(line, "closing did not finish in 1 s"));
+    close(fds[0]);
+}
+
 int main(void)
 {
     bsl_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena),           cmocka_unit_test(config),        cmocka_unit_test(ids),
         cmocka_unit_test(dates_and_clock), cmocka_unit_test(json_escaping),
-        cmocka_unit_test(log_lines),
+        cmocka_unit_test(log_lines),       cmocka_unit_test(cpu_policy_switch),
+        cmocka_unit_test(exit_guard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #ifndef BOUSSOLE_SCHED_H
 #define BOUSSOLE_SCHED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum bsl_cpu_policy {
@@ -33,5 +34,20 @@ int bsl_cpu_policy_parse(const char *s, bsl_cpu_policy *out);
  * Returns BSL_OK, or BSL_EINVAL with a message in err.
  */
 int bsl_cpu_policy_apply(bsl_cpu_policy policy, char *err, size_t errlen);
+
+/*
+ * nng 1.5.2's socket close can wait forever for its own threads (nng issues #1543 and #1813).
+ * In our stress test (a replica stopped under load, ASan build, two tests at once) a drained
+ * process hung in nng_close in about one shutdown in five with every thread under SCHED_BATCH,
+ * in none of ten under the normal policy. So closes run under the normal policy: a process
+ * switches back when its drain starts, and every other nng_close (a replica removed by DNS)
+ * runs between bsl_cpu_policy_suspend, which switches the process's threads back to SCHED_OTHER
+ * when they run under SCHED_BATCH and says so, and bsl_cpu_policy_resume(that answer), which
+ * switches them back. That made the hang rarer (one in twelve), not gone: the end of a drained
+ * process is also bounded (exitguard.h). Both calls cost a few syscalls per thread and are
+ * quiet on failure (a close under the batch policy is what would have happened anyway).
+ */
+bool bsl_cpu_policy_suspend(void);
+void bsl_cpu_policy_resume(bool suspended);
 
 #endif /* BOUSSOLE_SCHED_H */

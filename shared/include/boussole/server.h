@@ -104,8 +104,8 @@ int bsl_server_port(const bsl_server *srv, size_t n);
 
 /*
  * Stops taking calls: new requests are answered UNAVAILABLE with retry_elsewhere set, calls in
- * flight finish, then the sockets close and `done` runs (on the loop). Calls still unanswered
- * after grace_ms are answered UNAVAILABLE before closing.
+ * flight finish, then `done` runs (on the loop) and the sockets close right after it returns.
+ * Calls still unanswered after grace_ms are answered UNAVAILABLE first.
  */
 void bsl_server_drain(bsl_server *srv, uint32_t grace_ms, void (*done)(bsl_server *, void *),
                       void *arg);
