@@ -560,7 +560,7 @@ static void replica_close(bsl_client *c, replica *r)
         nng_aio_stop(a->aio);
     }
     bool suspended = bsl_cpu_policy_suspend(); /* see sched.h */
-    nng_close(r->sock); /* no callback of this socket runs after this */
+    nng_close(r->sock);                        /* no callback of this socket runs after this */
     bsl_cpu_policy_resume(suspended);
     bsl_evnng_cancel(c->bridge, &r->pipe_task);
     attempt *a = r->all;

@@ -112,8 +112,8 @@ void bsl_time_format(int64_t unix_ms, char *out, unsigned long cap)
         /* Outside four digits: the slow, general path (never for a log's "now"). */
         struct tm tm;
         gmtime_r(&secs, &tm);
-        snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+        snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
         return;
     }
     /* Every log line carries the time: digits by hand, no gmtime (locked) nor snprintf. */

@@ -99,8 +99,7 @@ static bool fail_at(report *r, int n_frames, const char *why)
             name = num;
         }
         if (f->index >= 0) {
-            n = snprintf(r->path + at, r->path_cap - at, "%s%s[%ld]", i ? "." : "", name,
-                         f->index);
+            n = snprintf(r->path + at, r->path_cap - at, "%s%s[%ld]", i ? "." : "", name, f->index);
         } else {
             n = snprintf(r->path + at, r->path_cap - at, "%s%s", i ? "." : "", name);
         }

@@ -884,7 +884,7 @@ void bsl_redis_free(bsl_redis *r)
         r->ac = NULL;
         ac->data = NULL;
         bsl_reply_slab_detach(ac->c.reader); /* the slab goes below */
-        redisAsyncFree(ac); /* answers every command hiredis holds, with NULL */
+        redisAsyncFree(ac);                  /* answers every command hiredis holds, with NULL */
     }
     /* Ops that never reached hiredis (or were answered by timeout and are now released). */
     while (r->ops != NULL) {

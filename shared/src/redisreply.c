@@ -157,8 +157,8 @@ bsl_reply_slab *bsl_reply_slab_create(void)
     s->base->next = NULL;
     s->base->cap = SLAB_BYTES;
     s->base->used = 0;
-    s->fns = (redisReplyObjectFunctions){ create_string, create_array, create_integer,
-                                          create_nil, free_object };
+    s->fns = (redisReplyObjectFunctions){ create_string, create_array, create_integer, create_nil,
+                                          free_object };
     return s;
 }
 

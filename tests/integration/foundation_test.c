@@ -451,8 +451,10 @@ static void cpu_policy(void **state)
     assert_int_equal(te_wait(&normal, 6000), 0);
 
     char cmd[1400];
-    snprintf(cmd, sizeof(cmd), "%s/services/sessions/boussole-sessions --cpu-policy=fifo "
-             ">/dev/null 2>&1", env.build);
+    snprintf(cmd, sizeof(cmd),
+             "%s/services/sessions/boussole-sessions --cpu-policy=fifo "
+             ">/dev/null 2>&1",
+             env.build);
     int rc = system(cmd);
     assert_true(WIFEXITED(rc));
     assert_int_equal(WEXITSTATUS(rc), 2);

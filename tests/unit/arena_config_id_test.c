@@ -325,9 +325,13 @@ int main(void)
 {
     bsl_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(arena),           cmocka_unit_test(config),        cmocka_unit_test(ids),
-        cmocka_unit_test(dates_and_clock), cmocka_unit_test(json_escaping),
-        cmocka_unit_test(log_lines),       cmocka_unit_test(cpu_policy_switch),
+        cmocka_unit_test(arena),
+        cmocka_unit_test(config),
+        cmocka_unit_test(ids),
+        cmocka_unit_test(dates_and_clock),
+        cmocka_unit_test(json_escaping),
+        cmocka_unit_test(log_lines),
+        cmocka_unit_test(cpu_policy_switch),
         cmocka_unit_test(exit_guard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
