@@ -1,5 +1,6 @@
 #include "boussole/log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,8 +8,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <errno.h>
 
 #include <ev.h>
 

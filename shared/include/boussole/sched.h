@@ -7,8 +7,9 @@
  * that woke it, so a call pays about ten context switches per process (measured under wrk:
  * 11 per request in the gateway, 9 in sessions). SCHED_BATCH keeps the fair share but turns
  * off wake-up preemption: the woken thread runs when the running one blocks or its slice
- * ends, by which time it usually has several messages to take at once. Same work, about one
- * switch in forty: the gateway's throughput nearly doubles (README, "Speed").
+ * ends, by which time it usually has several messages to take at once. Same work, 0.2
+ * switches per request: the servers' CPU per gateway request nearly halved (README,
+ * "Benchmarks").
  *
  * Unprivileged processes may choose it (no capability, no rlimit); a process that needs the
  * lowest latency at low load keeps "normal".
