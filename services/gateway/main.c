@@ -82,7 +82,7 @@ static void on_drained(void *arg)
     bsl_log(a->log, BSL_LOG_INFO, NULL, NULL, "drained; stopping");
     bsl_logger_flush(a->log);
     /* Every request is answered: closing the backends' sockets and freeing is bounded. */
-    if (bsl_exit_guard(8, STDOUT_FILENO, "gateway") != BSL_OK) {
+    if (bsl_exit_guard(BSL_EXIT_GUARD_S, STDOUT_FILENO, "gateway") != BSL_OK) {
         bsl_log(a->log, BSL_LOG_WARN, NULL, NULL, "cannot bound the exit (no thread)");
     }
     ev_break(a->loop, EVBREAK_ALL);

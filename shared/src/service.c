@@ -15,8 +15,6 @@
 
 #define MAX_LISTEN 8
 #define MAX_PEERS  8
-/* Seconds a drained process has to close its sockets and free its memory (exitguard.h). */
-#define EXIT_GUARD_S 8
 
 struct bsl_service {
     const bsl_service_spec *spec;
@@ -71,7 +69,7 @@ static void on_drained(bsl_server *srv, void *arg)
     bsl_log(svc->log, BSL_LOG_INFO, NULL, NULL, "drained; stopping");
     bsl_logger_flush(svc->log);
     /* Every call is answered: what is left (closing sockets, freeing) is bounded. */
-    if (bsl_exit_guard(EXIT_GUARD_S, STDOUT_FILENO, svc->spec->name) != BSL_OK) {
+    if (bsl_exit_guard(BSL_EXIT_GUARD_S, STDOUT_FILENO, svc->spec->name) != BSL_OK) {
         bsl_log(svc->log, BSL_LOG_WARN, NULL, NULL, "cannot bound the exit (no thread)");
     }
     ev_break(svc->loop, EVBREAK_ALL);

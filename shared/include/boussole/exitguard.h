@@ -13,6 +13,9 @@
 #ifndef BOUSSOLE_EXITGUARD_H
 #define BOUSSOLE_EXITGUARD_H
 
+/* Seconds every Boussole process gives itself to close and free once drained. */
+#define BSL_EXIT_GUARD_S 8
+
 /* Starts the guard's thread; BSL_OK, or BSL_ENOMEM when no thread could be started (then
  * nothing bounds the exit, as before). Arm it once. */
 int bsl_exit_guard(unsigned seconds, int fd, const char *service);
