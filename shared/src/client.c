@@ -33,6 +33,12 @@
 #define PROBE_INTERVAL_S   1.0 /* health checks of a replica set aside */
 #define PROBE_DEADLINE_MS  500
 #define RESPONSE_MAX_BYTES (16u << 20)
+/* A request that no connection of its replica has taken after this long never went out: it
+ * goes to another replica. On a healthy connection nng takes it within microseconds; one that
+ * waits is behind a connection that dropped before nng told us (its removal events run later,
+ * on nng's reaper thread) or a peer that stopped reading. */
+#define SEND_STALL_S 0.5
+#define SWEEP_S      0.25
 
 typedef struct bsl_client_call ccall;
 typedef struct replica replica;
@@ -55,7 +61,8 @@ typedef struct attempt {
     nng_ctx ctx;
     nng_aio *aio;
     bsl_evnng_task task;
-    attempt_phase phase;
+    _Atomic attempt_phase phase; /* PHASE_RECV once nng took the request (nng's thread) */
+    ev_tstamp sent_at;
     int result;
     _Atomic int posted;
     _Atomic int cancelled;
@@ -70,13 +77,17 @@ struct replica {
     int target; /* index of the target it came from */
     nng_socket sock;
     nng_dialer dialer;
-    _Atomic int pipes_now; /* written by nng's threads */
+    _Atomic int pipes_now;     /* written by nng's threads */
+    _Atomic unsigned pipe_ups; /* connections made, ever (nng's threads) */
+    unsigned ups_seen;         /* as the loop last saw it */
     _Atomic int pipe_posted;
     bsl_evnng_task pipe_task;
-    int pipes; /* as the loop last saw it */
+    int pipes; /* as the loop last saw it; connected when > 0 (see on_pipe) */
     unsigned in_flight;
     unsigned timeouts;
     bool ejected;
+    bool stalled;  /* a request waited for its connection: see SEND_STALL_S */
+    bool draining; /* answered "retry elsewhere": new calls go to the others */
     bool probing;
     bool removed;
     bool seen; /* in the latest resolution */
@@ -129,6 +140,7 @@ struct bsl_client {
     bsl_evnng *bridge;
     nng_tls_config *tls[MAX_TARGETS];
     resolver res;
+    ev_timer sweep; /* runs while calls are pending: requests that no connection took */
     bool closing;
     bsl_fastid ids; /* request ids, trace ids and generated idempotency keys */
 };
@@ -247,11 +259,21 @@ static char *resolve_target(const target *t)
 
 /* ---- replicas ----------------------------------------------------------------------- */
 
+/*
+ * nng's threads. Counted from ADD_PRE, not ADD_POST: nng 1.5.2 runs REM_POST for every pipe
+ * that had ADD_PRE, including one closed before ADD_POST, so only that pair always matches.
+ * The two callbacks may still run in either order (REM_POST on the reaper thread can overtake
+ * ADD_PRE), so the count may dip below zero for a moment: connected means > 0. A pipe counted
+ * before nng starts it only delays a request by that moment.
+ */
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)p;
     replica *r = arg;
-    atomic_fetch_add(&r->pipes_now, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+    if (ev == NNG_PIPE_EV_ADD_PRE) {
+        atomic_fetch_add(&r->pipe_ups, 1);
+    }
+    atomic_fetch_add(&r->pipes_now, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
     if (!atomic_exchange(&r->pipe_posted, 1)) {
         bsl_evnng_post(r->c->bridge, &r->pipe_task);
     }
@@ -263,8 +285,16 @@ static void on_pipe_task(void *arg)
     bsl_client *c = r->c;
     atomic_store(&r->pipe_posted, 0);
     int before = r->pipes;
+    unsigned ups = atomic_load(&r->pipe_ups);
     r->pipes = atomic_load(&r->pipes_now);
-    if (before > 0 && r->pipes == 0) {
+    if (ups != r->ups_seen) {
+        /* A new connection (perhaps a drop and a reconnection seen at once): whatever held
+         * this replica back went with the old one. */
+        r->ups_seen = ups;
+        r->stalled = false;
+        r->draining = false;
+    }
+    if (before > 0 && r->pipes <= 0) {
         /* The connection dropped: what it carried goes to another replica. */
         bsl_log(c->o.log, BSL_LOG_WARN, NULL, NULL, "%s: lost replica %s", c->name, r->url);
         for (ccall *k = c->calls; k != NULL;) {
@@ -285,7 +315,7 @@ static void on_pipe_task(void *arg)
             k = next;
         }
     }
-    if (r->pipes > 0 && before == 0) {
+    if (r->pipes > 0 && before <= 0) {
         for (ccall *k = c->calls; k != NULL;) {
             ccall *next = k->next;
             if (k->waiting) {
@@ -317,7 +347,7 @@ static replica *replica_open(bsl_client *c, int ti, const char *url)
      * timer's. */
     nng_socket_set_ms(r->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, RESPONSE_MAX_BYTES);
-    nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_POST, on_pipe, r);
+    nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_PRE, on_pipe, r);
     nng_pipe_notify(r->sock, NNG_PIPE_EV_REM_POST, on_pipe, r);
     if ((rv = nng_dialer_create(&r->dialer, r->sock, url)) != 0) {
         bsl_log(c->o.log, BSL_LOG_ERROR, NULL, NULL, "%s: cannot dial %s: %s", c->name, url,
@@ -487,6 +517,9 @@ static void on_attempt_done(void *arg)
         nng_msg_free(nng_aio_get_msg(a->aio)); /* an unsent request stays ours */
     }
     r->in_flight--;
+    if (a->phase == PHASE_RECV) {
+        r->stalled = false; /* its connection takes requests again */
+    }
     attempt_release(a);
     if (k != NULL) {
         k->att = NULL;
@@ -495,6 +528,13 @@ static void on_attempt_done(void *arg)
             if (resp == NULL) {
                 finish(k, BSL_STATUS_INTERNAL, "the answer does not decode", NULL, r->url);
             } else if (resp->retry_elsewhere && k->forced == NULL) {
+                /* Shutting down: new calls go to the other replicas until this one connects
+                 * again, so that it drains instead of bouncing every call. */
+                if (!r->draining) {
+                    r->draining = true;
+                    bsl_log(c->o.log, BSL_LOG_INFO, NULL, NULL,
+                            "%s: replica %s asks for calls elsewhere", c->name, r->url);
+                }
                 k->last_rep = r;
                 dispatch(k);
             } else {
@@ -620,7 +660,7 @@ static void on_probe_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     replica *r = w->data;
-    if (r->probing || !r->ejected || r->pipes == 0) {
+    if (r->probing || !r->ejected || r->pipes <= 0) {
         return;
     }
     static const char method[] = "boussole.v1.Health/Check";
@@ -704,6 +744,57 @@ static void finish(ccall *k, bsl_status code, const char *message,
     bsl_arena_free(k->arena);
 }
 
+/* The sweep keeps no loop alive by itself: the calls' own timers do. */
+static void sweep_start(bsl_client *c)
+{
+    if (!ev_is_active(&c->sweep)) {
+        ev_timer_again(c->loop, &c->sweep);
+        ev_unref(c->loop);
+    }
+}
+
+static void sweep_stop(bsl_client *c)
+{
+    if (ev_is_active(&c->sweep)) {
+        ev_ref(c->loop);
+        ev_timer_stop(c->loop, &c->sweep);
+    }
+}
+
+/* Requests that no connection took within SEND_STALL_S never went out: they go elsewhere
+ * (without counting as a send), and their replica gets new calls only when no other can. */
+static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    bsl_client *c = w->data;
+    ev_tstamp now = ev_now(loop);
+    for (ccall *k = c->calls; k != NULL;) {
+        ccall *next = k->next;
+        attempt *a = k->att;
+        if (a != NULL && k->forced == NULL && atomic_load(&a->phase) == PHASE_SEND &&
+            now - a->sent_at >= SEND_STALL_S) {
+            replica *r = a->rep;
+            if (!r->stalled) {
+                r->stalled = true;
+                bsl_log(c->o.log, BSL_LOG_WARN, NULL, NULL,
+                        "%s: replica %s took no request for %.0f ms: sending elsewhere", c->name,
+                        r->url, (now - a->sent_at) * 1e3);
+            }
+            a->call = NULL;
+            k->att = NULL;
+            atomic_store(&a->cancelled, 1);
+            nng_aio_cancel(a->aio);
+            k->last_rep = r;
+            k->attempts--;
+            dispatch(k);
+        }
+        k = next;
+    }
+    if (c->calls == NULL) {
+        sweep_stop(c);
+    }
+}
+
 static void on_call_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
@@ -723,8 +814,9 @@ static void on_call_timer(struct ev_loop *loop, ev_timer *w, int revents)
            k->sent ? "deadline exceeded" : "no replica is reachable", NULL, NULL);
 }
 
-/* The connected replica with the fewest calls in flight. Replicas set aside, and the one that
- * just failed this call, only when there is no other; ties go round-robin. */
+/* The connected replica with the fewest calls in flight. Replicas set aside, stalled or
+ * draining, and the one that just failed this call, only when there is no other; ties go
+ * round-robin. */
 static replica *pick(bsl_client *c, replica *avoid)
 {
     unsigned n = 0;
@@ -738,11 +830,11 @@ static replica *pick(bsl_client *c, replica *avoid)
     replica *best = NULL;
     long long best_score = 0;
     for (replica *r = c->replicas; r != NULL; r = r->next, i++) {
-        if (r->removed || r->pipes == 0) {
+        if (r->removed || r->pipes <= 0) {
             continue;
         }
         long long score = (long long)r->in_flight;
-        if (r->ejected) {
+        if (r->ejected || r->stalled || r->draining) {
             score += 1LL << 40;
         }
         if (r == avoid) {
@@ -782,6 +874,7 @@ static void send_to(ccall *k, replica *r)
     a->call = k;
     a->phase = PHASE_SEND;
     r->in_flight++;
+    a->sent_at = ev_now(c->loop);
     nng_aio_set_msg(a->aio, msg);
     /* The aio's own timeout bounds an orphaned receive even if a cancel races with it. */
     nng_aio_set_timeout(a->aio, left + 50);
@@ -926,6 +1019,7 @@ static int call_start(bsl_client *c, const bsl_method_info *m, const uint8_t *pa
     }
     c->calls = k;
     ev_timer_start(c->loop, &k->timer);
+    sweep_start(c);
     dispatch(k);
     return BSL_OK;
 }
@@ -987,6 +1081,8 @@ int bsl_client_create(bsl_client **out, struct ev_loop *loop, const bsl_client_o
     }
     c->loop = loop;
     c->o = *o;
+    ev_timer_init(&c->sweep, on_sweep, SWEEP_S, SWEEP_S);
+    c->sweep.data = c;
     bsl_fastid_seed(&c->ids);
     snprintf(c->name, sizeof(c->name), "%s", o->name ? o->name : "client");
     c->o.name = c->name;
@@ -1088,6 +1184,7 @@ void bsl_client_free(bsl_client *c)
     while (c->calls != NULL) {
         finish(c->calls, BSL_STATUS_CANCELLED, "the client is closing", NULL, NULL);
     }
+    sweep_stop(c);
     while (c->replicas != NULL) {
         replica_close(c, c->replicas);
     }

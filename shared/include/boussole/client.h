@@ -7,7 +7,10 @@
  * Compose service name or a Kubernetes headless Service) gets its own REQ socket, so the
  * client knows which replica each call went to. A call goes to the connected replica with the
  * fewest calls in flight. When a replica's connection drops, or a draining replica answers
- * "retry elsewhere", the calls it held are sent again to another replica. Every call may be
+ * "retry elsewhere", the calls it held are sent again to another replica; a draining replica
+ * then gets no new call until it connects again. A request that its replica's connection has
+ * not taken within half a second (a connection dropped before nng reported it, a peer that
+ * stopped reading) never went out: it goes to another replica too. Every call may be
  * sent again: reads and idempotent writes by nature, the others because they carry an
  * idempotency key (generated here when the caller gives none) that the server deduplicates.
  * A replica whose calls keep timing out (a network cut) is set aside and probed with health
