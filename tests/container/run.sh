@@ -101,11 +101,21 @@ cleanup() {
     trap - EXIT INT TERM
     if [ -n "$LOAD_PID" ]; then kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; fi
     if [ $rc -ne 0 ] && [ -d "$COMPOSE_DIR" ]; then
-        echo "--- logs of the stack (last lines of each container) ---" >&2
+        # What explains a failure: every line that is not a routine "request"/"call" line
+        # (replicas added, lost, removed, drains, warnings), every call that did not end OK,
+        # then the last lines. BSL_CONTAINER_LOG_DIR keeps the whole logs.
+        echo "--- logs of the stack ---" >&2
         for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" \
             --format '{{.Names}}'); do
-            echo "--- $c" >&2
-            podman logs --tail 15 "$c" 2>&1 | grep -v "systemd connection" >&2
+            podman logs "$c" >"$WORK/$c.log" 2>&1
+            if [ -n "${BSL_CONTAINER_LOG_DIR:-}" ]; then
+                mkdir -p "$BSL_CONTAINER_LOG_DIR" && cp "$WORK/$c.log" "$BSL_CONTAINER_LOG_DIR/"
+            fi
+            echo "--- $c: events, and calls that did not end OK (at most 40 lines)" >&2
+            grep -v "systemd connection" "$WORK/$c.log" |
+                grep -v '"msg":"\(request\|call\)"}$' | grep -v '"code":"OK"' | tail -40 >&2
+            echo "--- $c: last lines" >&2
+            grep -v "systemd connection" "$WORK/$c.log" | tail -8 >&2
         done
     fi
     if [ -f "$COMPOSE_DIR/compose.yaml" ]; then
