@@ -11,6 +11,7 @@
 #ifndef REL_HARNESS_H
 #define REL_HARNESS_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -898,6 +899,63 @@ REL_FN void rel_signal(rel_proc *p, int sig)
 
 /* Waits for the process to end (at most timeout_ms): its exit status, 128+signal, or -1 on
  * timeout (then it is killed). */
+/* One line of a /proc file, without its newline, into buf ("" when unreadable). */
+REL_FN void rel_proc_line(const char *path, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        if (fgets(buf, (int)cap, f) == NULL) {
+            buf[0] = '\0';
+        }
+        buf[strcspn(buf, "\n")] = '\0';
+        fclose(f);
+    }
+}
+
+/* What each thread of a process that does not exit is doing, for the failure's report: name,
+ * state, where it waits in the kernel, the system call it is in, its kernel stack's top. */
+REL_FN void rel_dump_threads(pid_t pid, const char *why)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+    fprintf(stderr, "--- process %d %s; its threads:\n", (int)pid, why);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        char path[400], comm[64], stat[512], wchan[128], sc[256], stack[256] = "";
+        snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
+        rel_proc_line(path, comm, sizeof(comm));
+        snprintf(path, sizeof(path), "%s/%s/stat", dir, e->d_name);
+        rel_proc_line(path, stat, sizeof(stat));
+        snprintf(path, sizeof(path), "%s/%s/wchan", dir, e->d_name);
+        rel_proc_line(path, wchan, sizeof(wchan));
+        snprintf(path, sizeof(path), "%s/%s/syscall", dir, e->d_name);
+        rel_proc_line(path, sc, sizeof(sc));
+        snprintf(path, sizeof(path), "%s/%s/stack", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f != NULL) { /* the first three frames */
+            char l[128];
+            for (int i = 0; i < 3 && fgets(l, sizeof(l), f) != NULL; i++) {
+                l[strcspn(l, "\n")] = '\0';
+                size_t n = strlen(stack);
+                snprintf(stack + n, sizeof(stack) - n, "%s%s", n ? " < " : "", l);
+            }
+            fclose(f);
+        }
+        const char *paren = strrchr(stat, ')');
+        fprintf(stderr, "  tid %s %-16s state %c wchan %s syscall [%.60s] %s\n", e->d_name, comm,
+                paren && paren[1] && paren[2] ? paren[2] : '?', wchan[0] ? wchan : "-", sc, stack);
+    }
+    closedir(d);
+}
+
 REL_FN int rel_wait(rel_proc *p, int timeout_ms)
 {
     if (p->pid <= 0) {
@@ -912,6 +970,9 @@ REL_FN int rel_wait(rel_proc *p, int timeout_ms)
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         }
         if (rel_now_ms() >= until) {
+            char why[64];
+            snprintf(why, sizeof(why), "did not exit within %d ms", timeout_ms);
+            rel_dump_threads(p->pid, why);
             kill(p->pid, SIGKILL);
             waitpid(p->pid, NULL, 0);
             p->pid = 0;
