@@ -259,6 +259,19 @@ static char *resolve_target(const target *t)
 
 /* ---- replicas ----------------------------------------------------------------------- */
 
+/* The call no longer waits for its current send, if any: the attempt's operation is cancelled
+ * and the attempt goes back to its replica's free list when nng reports the end. */
+static void detach_attempt(ccall *k)
+{
+    attempt *a = k->att;
+    if (a != NULL) {
+        a->call = NULL;
+        k->att = NULL;
+        atomic_store(&a->cancelled, 1);
+        nng_aio_cancel(a->aio);
+    }
+}
+
 /*
  * nng's threads. Counted from ADD_PRE, not ADD_POST: nng 1.5.2 runs REM_POST for every pipe
  * that had ADD_PRE, including one closed before ADD_POST, so only that pair always matches.
@@ -300,11 +313,7 @@ static void on_pipe_task(void *arg)
         for (ccall *k = c->calls; k != NULL;) {
             ccall *next = k->next;
             if (k->att != NULL && k->att->rep == r) {
-                attempt *a = k->att;
-                a->call = NULL;
-                k->att = NULL;
-                atomic_store(&a->cancelled, 1);
-                nng_aio_cancel(a->aio);
+                detach_attempt(k);
                 k->last_rep = r;
                 if (k->forced == r) {
                     finish(k, BSL_STATUS_UNAVAILABLE, "replica went away", NULL, r->url);
@@ -710,13 +719,7 @@ static void finish(ccall *k, bsl_status code, const char *message,
                    const Boussole__V1__RpcResponse *env, const char *replica_url)
 {
     bsl_client *c = k->c;
-    if (k->att != NULL) {
-        attempt *a = k->att;
-        a->call = NULL;
-        k->att = NULL;
-        atomic_store(&a->cancelled, 1);
-        nng_aio_cancel(a->aio);
-    }
+    detach_attempt(k);
     bsl_reply rep;
     memset(&rep, 0, sizeof(rep));
     rep.code = code;
@@ -780,10 +783,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
                         "%s: replica %s took no request for %.0f ms: sending elsewhere", c->name,
                         r->url, (now - a->sent_at) * 1e3);
             }
-            a->call = NULL;
-            k->att = NULL;
-            atomic_store(&a->cancelled, 1);
-            nng_aio_cancel(a->aio);
+            detach_attempt(k);
             k->last_rep = r;
             k->attempts--;
             dispatch(k);
