@@ -90,7 +90,10 @@ struct replica {
     bool draining; /* answered "retry elsewhere": new calls go to the others */
     bool probing;
     bool removed;
-    bool seen; /* in the latest resolution */
+    bool seen;           /* in the latest resolution */
+    _Atomic int closing; /* detached: its socket's callbacks post nothing */
+    _Atomic int closed;  /* its socket closed (replica_close_async's thread) */
+    pthread_t closer;
     ev_timer probe_timer;
     attempt *all;
     attempt *free;
@@ -135,6 +138,7 @@ struct bsl_client {
     target targets[MAX_TARGETS];
     size_t n_targets;
     replica *replicas;
+    replica *closing_reps; /* removed replicas whose socket a thread is closing */
     ccall *calls;
     unsigned rr;
     bsl_evnng *bridge;
@@ -148,7 +152,8 @@ struct bsl_client {
 static void dispatch(ccall *k);
 static void finish(ccall *k, bsl_status code, const char *message,
                    const Boussole__V1__RpcResponse *env, const char *replica_url);
-static void replica_close(bsl_client *c, replica *r);
+static void replica_close_async(bsl_client *c, replica *r);
+static void replicas_reap(bsl_client *c, bool wait);
 static void probe_stop(bsl_client *c, replica *r);
 
 /* ---- targets and resolution --------------------------------------------------------- */
@@ -283,6 +288,9 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)p;
     replica *r = arg;
+    if (atomic_load(&r->closing)) {
+        return;
+    }
     if (ev == NNG_PIPE_EV_ADD_PRE) {
         atomic_fetch_add(&r->pipe_ups, 1);
     }
@@ -297,6 +305,9 @@ static void on_pipe_task(void *arg)
     replica *r = arg;
     bsl_client *c = r->c;
     atomic_store(&r->pipe_posted, 0);
+    if (atomic_load(&r->closing)) {
+        return; /* posted just before the replica was detached */
+    }
     int before = r->pipes;
     unsigned ups = atomic_load(&r->pipe_ups);
     r->pipes = atomic_load(&r->pipes_now);
@@ -414,7 +425,7 @@ static void apply_resolution(bsl_client *c, int ti, char *urls)
             r->removed = true;
             bsl_log(c->o.log, BSL_LOG_INFO, NULL, NULL, "%s: replica %s removed", c->name, r->url);
             if (r->in_flight == 0) {
-                replica_close(c, r);
+                replica_close_async(c, r);
             }
         }
         r = next;
@@ -425,6 +436,7 @@ static void on_resolved(void *arg)
 {
     bsl_client *c = arg;
     atomic_store(&c->res.posted, 0);
+    replicas_reap(c, false);
     char *results[MAX_TARGETS];
     pthread_mutex_lock(&c->res.mtx);
     memcpy(results, c->res.results, sizeof(results));
@@ -559,7 +571,7 @@ static void on_attempt_done(void *arg)
         }
     }
     if (r->removed && r->in_flight == 0 && !c->closing) {
-        replica_close(c, r);
+        replica_close_async(c, r);
     }
 }
 
@@ -592,7 +604,9 @@ static attempt *attempt_get(replica *r)
     return a;
 }
 
-static void replica_close(bsl_client *c, replica *r)
+/* Everything of a replica but its socket, on the loop: its calls go to other replicas (or, for
+ * a probe, fail), its attempts are freed, and its socket's callbacks post nothing more. */
+static void replica_detach(bsl_client *c, replica *r)
 {
     replica **pp = &c->replicas;
     while (*pp != NULL && *pp != r) {
@@ -608,10 +622,9 @@ static void replica_close(bsl_client *c, replica *r)
     for (attempt *a = r->all; a != NULL; a = a->next_all) {
         nng_aio_stop(a->aio);
     }
-    bool suspended = bsl_cpu_policy_suspend(); /* see sched.h */
-    nng_close(r->sock);                        /* no callback of this socket runs after this */
-    bsl_cpu_policy_resume(suspended);
+    atomic_store(&r->closing, 1);
     bsl_evnng_cancel(c->bridge, &r->pipe_task);
+    r->pipes = 0; /* a probe held here fails rather than sending again on this socket */
     attempt *a = r->all;
     while (a != NULL) {
         attempt *next = a->next_all;
@@ -633,7 +646,68 @@ static void replica_close(bsl_client *c, replica *r)
         free(a);
         a = next;
     }
+    r->all = NULL;
+    r->free = NULL;
+}
+
+/* The end of a detached replica, on the loop, once its socket is closed: no callback of the
+ * socket runs any more, and one posted before the close is dropped here. */
+static void replica_free(bsl_client *c, replica *r)
+{
+    bsl_evnng_cancel(c->bridge, &r->pipe_task);
     free(r);
+}
+
+/* On the client's teardown: the socket closes on the loop's thread. */
+static void replica_close(bsl_client *c, replica *r)
+{
+    replica_detach(c, r);
+    bool suspended = bsl_cpu_policy_suspend(); /* see sched.h */
+    nng_close(r->sock);
+    bsl_cpu_policy_resume(suspended);
+    replica_free(c, r);
+}
+
+static void *closer_main(void *arg)
+{
+    replica *r = arg;
+    nng_close(r->sock);
+    atomic_store(&r->closed, 1);
+    return NULL;
+}
+
+/*
+ * A replica gone from DNS while the client serves: its socket closes on a thread of its own,
+ * because nng 1.5.2's close can hang (sched.h, nng issues #1543 and #1813), and the loop must go
+ * on serving the other replicas if it does. The loop frees the replica once the close is done
+ * (replicas_reap); a close that never ends keeps one small thread and one replica.
+ */
+static void replica_close_async(bsl_client *c, replica *r)
+{
+    replica_detach(c, r);
+    if (pthread_create(&r->closer, NULL, closer_main, r) != 0) {
+        nng_close(r->sock);
+        replica_free(c, r);
+        return;
+    }
+    r->next = c->closing_reps;
+    c->closing_reps = r;
+}
+
+/* Frees the replicas whose socket has closed; with `wait`, waits for every close (teardown). */
+static void replicas_reap(bsl_client *c, bool wait)
+{
+    replica **pp = &c->closing_reps;
+    while (*pp != NULL) {
+        replica *r = *pp;
+        if (wait || atomic_load(&r->closed)) {
+            pthread_join(r->closer, NULL);
+            *pp = r->next;
+            replica_free(c, r);
+        } else {
+            pp = &r->next;
+        }
+    }
 }
 
 /* ---- probes of replicas set aside ---------------------------------------------------- */
@@ -1188,6 +1262,7 @@ void bsl_client_free(bsl_client *c)
     while (c->replicas != NULL) {
         replica_close(c, c->replicas);
     }
+    replicas_reap(c, true);
     for (size_t i = 0; i < MAX_TARGETS; i++) {
         if (c->tls[i] != NULL) {
             nng_tls_config_free(c->tls[i]);
