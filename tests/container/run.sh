@@ -100,17 +100,22 @@ cleanup() {
     set +e
     trap - EXIT INT TERM
     if [ -n "$LOAD_PID" ]; then kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; fi
+    # BSL_CONTAINER_LOG_DIR keeps every container's whole log, whatever the outcome.
+    if [ -n "${BSL_CONTAINER_LOG_DIR:-}" ] && [ -d "$COMPOSE_DIR" ]; then
+        mkdir -p "$BSL_CONTAINER_LOG_DIR"
+        for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" \
+            --format '{{.Names}}'); do
+            podman logs "$c" >"$BSL_CONTAINER_LOG_DIR/$c.log" 2>&1
+        done
+    fi
     if [ $rc -ne 0 ] && [ -d "$COMPOSE_DIR" ]; then
         # What explains a failure: every line that is not a routine "request"/"call" line
         # (replicas added, lost, removed, drains, warnings), every call that did not end OK,
-        # then the last lines. BSL_CONTAINER_LOG_DIR keeps the whole logs.
+        # then the last lines.
         echo "--- logs of the stack ---" >&2
         for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" \
             --format '{{.Names}}'); do
             podman logs "$c" >"$WORK/$c.log" 2>&1
-            if [ -n "${BSL_CONTAINER_LOG_DIR:-}" ]; then
-                mkdir -p "$BSL_CONTAINER_LOG_DIR" && cp "$WORK/$c.log" "$BSL_CONTAINER_LOG_DIR/"
-            fi
             echo "--- $c: events, and calls that did not end OK (at most 40 lines)" >&2
             grep -v "systemd connection" "$WORK/$c.log" |
                 grep -v '"msg":"\(request\|call\)"}$' | grep -v '"code":"OK"' | tail -40 >&2
