@@ -41,12 +41,12 @@ int bsl_cpu_policy_apply(bsl_cpu_policy policy, char *err, size_t errlen);
  * In our stress test (a replica stopped under load, ASan build, two tests at once) a drained
  * process hung in nng_close in about one shutdown in five with every thread under SCHED_BATCH,
  * in none of ten under the normal policy. So closes run under the normal policy: a process
- * switches back when its drain starts, and every other nng_close (a replica removed by DNS)
- * runs between bsl_cpu_policy_suspend, which switches the process's threads back to SCHED_OTHER
- * when they run under SCHED_BATCH and says so, and bsl_cpu_policy_resume(that answer), which
- * switches them back. That made the hang rarer (one in twelve), not gone: the end of a drained
- * process is also bounded (exitguard.h). Both calls cost a few syscalls per thread and are
- * quiet on failure (a close under the batch policy is what would have happened anyway).
+ * switches back when its drain starts, and every other nng_close made on a loop (a server's
+ * or a client's teardown) runs between bsl_cpu_policy_suspend, which switches the process's threads
+ * back to SCHED_OTHER when they run under SCHED_BATCH and says so, and bsl_cpu_policy_resume(that
+ * answer), which switches them back. That made the hang rarer (one in twelve), not gone: the end of
+ * a drained process is also bounded (exitguard.h). Both calls cost a few syscalls per thread and
+ * are quiet on failure (a close under the batch policy is what would have happened anyway).
  */
 bool bsl_cpu_policy_suspend(void);
 void bsl_cpu_policy_resume(bool suspended);
