@@ -94,20 +94,24 @@ COMPOSE_DIR=$WORK/compose
 LOAD_PID=""
 pc() { podman-compose -p "$PROJECT" -f "$COMPOSE_DIR/compose.yaml" "$@"; }
 
+# BSL_CONTAINER_LOG_DIR keeps every container's whole log, whatever the outcome (before the
+# tear down on success, at cleanup on failure).
+keep_logs() {
+    [ -n "${BSL_CONTAINER_LOG_DIR:-}" ] || return 0
+    mkdir -p "$BSL_CONTAINER_LOG_DIR"
+    for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" \
+        --format '{{.Names}}'); do
+        podman logs "$c" >"$BSL_CONTAINER_LOG_DIR/$c.log" 2>&1
+    done
+}
+
 # Everything the stage started goes, whatever happened.
 cleanup() {
     local rc=$?
     set +e
     trap - EXIT INT TERM
     if [ -n "$LOAD_PID" ]; then kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; fi
-    # BSL_CONTAINER_LOG_DIR keeps every container's whole log, whatever the outcome.
-    if [ -n "${BSL_CONTAINER_LOG_DIR:-}" ] && [ -d "$COMPOSE_DIR" ]; then
-        mkdir -p "$BSL_CONTAINER_LOG_DIR"
-        for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" \
-            --format '{{.Names}}'); do
-            podman logs "$c" >"$BSL_CONTAINER_LOG_DIR/$c.log" 2>&1
-        done
-    fi
+    [ $rc -eq 0 ] || keep_logs
     if [ $rc -ne 0 ] && [ -d "$COMPOSE_DIR" ]; then
         # What explains a failure: every line that is not a routine "request"/"call" line
         # (replicas added, lost, removed, drains, warnings), every call that did not end OK,
@@ -349,6 +353,8 @@ for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --fo
     [ -z "$bad" ] || fail "$c logged lines that are not JSON: $bad"
     printf '  ok  %s: %s log lines, all JSON\n' "$c" "$(podman logs "$c" 2>&1 | grep -c '^{"time":')"
 done
+
+keep_logs
 
 step "tear down (down -t 0, volumes removed)"
 pc down -t 0 -v >"$WORK/down.log" 2>&1 || { tail -20 "$WORK/down.log"; fail "compose down"; }
