@@ -14,6 +14,8 @@
 # request, as in production).
 # Prints RESULT lines: bench= conns= rps= p50_us= p99_us= non200= server_cpu_us_per_req=
 # cpu_us_per_req_by_process= (the same CPU time split by process: where the time goes)
+# kernel_us_per_req_by_process= (the part of it spent in the kernel: system calls, and on
+# loopback the receiving side's TCP work too, which runs in the sender's system call)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 HERE=$ROOT/tests/bench/gateway
@@ -43,10 +45,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Below the kernel's ephemeral range (ip_local_port_range, 32768-60999 by default): a port
+# there may be held by an outgoing connection, which a connect() test does not see but bind() does.
 free_port() {
     local p
     while :; do
-        p=$(( (RANDOM << 15 | RANDOM) % 30000 + 20000 ))
+        p=$(( (RANDOM << 15 | RANDOM) % 12000 + 20000 ))
         if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
     done
 }
@@ -112,22 +116,26 @@ to_us() { # "661.00us" "2.06ms" "1.20s" -> microseconds
 }
 HZ=$(getconf CLK_TCK)
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
+sticks() { awk '{ print $15 }' "/proc/$1/stat"; } # the kernel's part (system time) of one process
 # One wrk run: "rps p50 p99 non200 cpu_us", cpu_us being the servers' CPU time (every thread of
 # the processes in $PIDS_NOW, user + system) per request: on a shared machine it varies less
 # than the throughput does.
 one_run() { # label conns url [lua]
     local out t0 t1 p
-    local -A p0=()
+    local -A p0=() s0=()
     t0=$(ticks $PIDS_NOW)
-    for p in $PIDS_NOW; do p0[$p]=$(ticks "$p"); done
+    for p in $PIDS_NOW; do p0[$p]=$(ticks "$p"); s0[$p]=$(sticks "$p"); done
     if [ -n "${4:-}" ]; then
         out=$(taskset -c "$CCPU" wrk -t1 -c"$2" -d"${DUR}s" --latency -s "$4" "$3")
     else
         out=$(taskset -c "$CCPU" wrk -t1 -c"$2" -d"${DUR}s" --latency "$3")
     fi
     t1=$(ticks $PIDS_NOW)
-    local split=""
-    for p in $PIDS_NOW; do split="$split$(cat "/proc/$p/comm"):$(( $(ticks "$p") - p0[$p] )),"; done
+    local split="" ksplit=""
+    for p in $PIDS_NOW; do
+        split="$split$(cat "/proc/$p/comm"):$(( $(ticks "$p") - p0[$p] )),"
+        ksplit="$ksplit$(cat "/proc/$p/comm"):$(( $(sticks "$p") - s0[$p] )),"
+    done
     local rps p50 p99 bad n
     rps=$(echo "$out" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
     p50=$(to_us "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
@@ -137,9 +145,12 @@ one_run() { # label conns url [lua]
         bad=$(echo "$out" | awk '/Non-2xx/ { print $NF }'); bad=${bad:-0}
     fi
     n=$(echo "$out" | awk '/requests in/ { print $1 }')
+    per_req() { # "comm:ticks,..." -> "comm=us,..."
+        echo "${1%,}" | awk -v n="$n" -v hz="$HZ" 'BEGIN { RS = ","; FS = ":" }
+            { printf "%s%s=%.0f", (NR > 1 ? "," : ""), $1, $2 * 1e6 / hz / (n > 0 ? n : 1) }'
+    }
     echo "$rps $p50 $p99 $bad $(( (t1 - t0) * 1000000 / HZ / (n > 0 ? n : 1) ))" \
-        "$(echo "${split%,}" | awk -v n="$n" -v hz="$HZ" 'BEGIN { RS = ","; FS = ":" }
-            { printf "%s%s=%.0f", (NR > 1 ? "," : ""), $1, $2 * 1e6 / hz / (n > 0 ? n : 1) }')"
+        "$(per_req "$split") $(per_req "$ksplit")"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
@@ -167,8 +178,10 @@ for c in $CONNS; do
         cpu=$(cut -d' ' -f5 "$WORK/$sys.$c" | median)
         # The per-process split of the run whose total is the median.
         split=$(awk -v m="$cpu" '$5 == m { print $6; exit }' "$WORK/$sys.$c")
+        ksplit=$(awk -v m="$cpu" '$5 == m { print $7; exit }' "$WORK/$sys.$c")
         echo "RESULT bench=$name conns=$c rps=$rps p50_us=$p50 p99_us=$p99 non200=$bad" \
-             "server_cpu_us_per_req=$cpu cpu_us_per_req_by_process=$split"
+             "server_cpu_us_per_req=$cpu cpu_us_per_req_by_process=$split" \
+             "kernel_us_per_req_by_process=$ksplit"
     done
     if [ -s "$WORK/an.$c" ]; then
         g=$(cut -d' ' -f1 "$WORK/gw.$c" | median); a=$(cut -d' ' -f1 "$WORK/an.$c" | median)
