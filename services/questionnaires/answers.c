@@ -38,7 +38,9 @@ static const char save_script[] =
     "redis.call('HINCRBY', KEYS[1], 'rev', 1)\n"
     "return {redis.call('HGETALL', KEYS[1]), redis.call('HKEYS', KEYS[2])}\n";
 
-/* KEYS: asg hash, results. ARGV: the rev the answers were read at, sealed results, now. */
+/* KEYS: asg hash, results. ARGV: the rev the answers were read at, sealed results, now, the
+ * organisation's satisfaction index holding this survey ("" for other instruments; erasure
+ * reads it back to take the survey out). */
 static const char submit_script[] =
     "local st = redis.call('HGET', KEYS[1], 'status')\n"
     "if not st then return redis.error_reply('NOT_FOUND') end\n"
@@ -49,6 +51,7 @@ static const char submit_script[] =
     "redis.call('SET', KEYS[2], ARGV[2])\n"
     "redis.call('HSET', KEYS[1], 'status', 3, 'submit_ms', ARGV[3], 'update_ms', ARGV[3],\n"
     "  'reported', 0)\n"
+    "if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'sat_key', ARGV[4]) end\n"
     "return redis.call('HGETALL', KEYS[1])\n";
 
 int qn_answers_init(qn_app *app)
@@ -68,6 +71,8 @@ typedef struct answers_ctx {
     long long rev;
     bool submitted;
     bool reported;
+    const char *submit_argv[6]; /* SubmitAnswers: the script's keys and arguments */
+    size_t submit_lens[6];
     qn_step after;      /* what runs once the assignment and its instrument are read */
     redisReply *stored; /* a Redis reply kept across steps (copied into the arena) */
     Boussole__V1__Results *results;
@@ -483,6 +488,22 @@ static void on_submitted(qn_op *op)
     report(op);
 }
 
+static void submit(qn_op *op)
+{
+    answers_ctx *ac = op->ctx;
+    qn_op_eval(op, op->app->submit, on_submitted, "submitting", 2, 6, ac->submit_argv,
+               ac->submit_lens);
+}
+
+static void on_indexed(qn_op *op)
+{
+    if (bsl_redis_is_error(op->reply)) {
+        qn_op_fail(op, BSL_STATUS_INTERNAL, "cannot index the satisfaction survey");
+        return;
+    }
+    submit(op);
+}
+
 static void on_submit_dek(qn_op *op)
 {
     answers_ctx *gs = op->ctx;
@@ -542,9 +563,32 @@ static void on_submit_dek(qn_op *op)
     ac->results = res;
     qn_key_bilan_sub(asg, ac->bilan, "asg", ac->asg);
     qn_key_bilan_sub(rk, ac->bilan, "res", ac->asg);
-    const char *argv[] = { asg, rk, rev, (const char *)sealed, now_s };
-    size_t lens[] = { strlen(asg), strlen(rk), strlen(rev), len, strlen(now_s) };
-    qn_op_eval(op, op->app->submit, on_submitted, "submitting", 2, 5, argv, lens);
+    char *sat_key = "";
+    if (ins->def->purpose == BOUSSOLE__V1__INSTRUMENT_PURPOSE__INSTRUMENT_PURPOSE_SATISFACTION &&
+        op->access.organisation[0] != '\0') {
+        if ((sat_key = bsl_arena_alloc(op->arena, QN_KEY_MAX)) == NULL) {
+            qn_op_fail(op, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+            return;
+        }
+        qn_key_satisfaction(sat_key, op->access.organisation, ins->def->id, ins->def->version);
+    }
+    const char *argv[] = { asg, rk, rev, (const char *)sealed, now_s, sat_key };
+    size_t lens[] = { strlen(asg), strlen(rk), strlen(rev), len, strlen(now_s), strlen(sat_key) };
+    memcpy(ac->submit_argv, argv, sizeof(argv));
+    memcpy(ac->submit_lens, lens, sizeof(lens));
+    if (sat_key[0] == '\0') {
+        submit(op);
+        return;
+    }
+    /* The organisation's index lives in another slot, so it cannot change in the script: it
+     * takes the survey first. Should the submission then fail, the entry points at a survey
+     * that is not submitted, which the statistics skip; the other order could lose a survey. */
+    char *member = bsl_arena_printf(op->arena, "%s:%s", ac->bilan, ac->asg);
+    if (member == NULL) {
+        qn_op_fail(op, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    QN_CMD(op, on_indexed, "indexing the satisfaction survey", "ZADD", sat_key, now_s, member);
 }
 
 static void on_submit_answers(qn_op *op)

@@ -29,6 +29,7 @@ int qn_app_init(qn_app *app, char *errbuf, size_t errlen)
     s->get_feedback_form = qn_get_feedback_form;
     s->submit_feedback = qn_submit_feedback;
     s->get_feedback_summary = qn_get_feedback_summary;
+    s->get_satisfaction_stats = qn_get_satisfaction_stats;
     s->export_beneficiary_data = qn_export_beneficiary_data;
     s->erase_bilan_data = qn_erase_bilan_data;
     int rv = qn_instruments_init(app);
@@ -46,6 +47,9 @@ int qn_app_init(qn_app *app, char *errbuf, size_t errlen)
     }
     if (rv == BSL_OK) {
         rv = qn_data_init(app);
+    }
+    if (rv == BSL_OK) {
+        rv = qn_satisfaction_init(app);
     }
     if (rv == BSL_OK) {
         rv = bsl_server_add_service(bsl_service_server(app->svc), &s->base);

@@ -32,12 +32,15 @@ static const char dump_script[] =
     "return {redis.call('HGET', KEYS[1], 'beneficiary') or '', asgs, invs}\n";
 
 /* KEYS: meta, asgs, invs. ARGV: key prefix. Deletes every key of the bilan; answers {keys
- * deleted, beneficiary, {token hashes}} so the caller can drop the pointers kept in other
- * slots. */
+ * deleted, beneficiary, {token hashes}, {satisfaction index, assignment, ...}} so the caller
+ * can drop the pointers kept in other slots. */
 static const char erase_script[] =
     "local n = 0\n"
     "local toks = {}\n"
+    "local sats = {}\n"
     "for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do\n"
+    "  local sk = redis.call('HGET', ARGV[1] .. 'asg:' .. id, 'sat_key')\n"
+    "  if sk then sats[#sats + 1] = sk; sats[#sats + 1] = id end\n"
     "  n = n + redis.call('DEL', ARGV[1] .. 'asg:' .. id, ARGV[1] .. 'ans:' .. id,\n"
     "                     ARGV[1] .. 'res:' .. id, ARGV[1] .. 'notes:' .. id)\n"
     "end\n"
@@ -48,7 +51,7 @@ static const char erase_script[] =
     "end\n"
     "local ben = redis.call('HGET', KEYS[1], 'beneficiary') or ''\n"
     "n = n + redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
-    "return {n, ben, toks}\n";
+    "return {n, ben, toks, sats}\n";
 
 int qn_data_init(qn_app *app)
 {
@@ -330,6 +333,7 @@ typedef struct erase_ctx {
     Boussole__V1__EraseBilanDataResponse out;
     redisReply *erased;
     size_t next_token;
+    size_t next_sat; /* element index in the satisfaction pairs */
 } erase_ctx;
 
 static void on_dek_deleted(const redisReply *reply, int err, void *arg)
@@ -377,13 +381,31 @@ static void on_pointer_dropped(qn_op *op)
     drop_pointers(op);
 }
 
-/* The keys outside the bilan's slot: token pointers, then the beneficiary's index entry. */
+/* The keys outside the bilan's slot: the organisation's satisfaction index entries, token
+ * pointers, then the beneficiary's index entry. */
 static void drop_pointers(qn_op *op)
 {
     erase_ctx *xc = op->ctx;
     const Boussole__V1__EraseBilanDataRequest *in = (const void *)bsl_call_request(op->call);
     const redisReply *toks = xc->erased->element[2];
+    const redisReply *sats = xc->erased->element[3];
     char key[QN_KEY_MAX];
+    while (xc->next_sat + 1 < sats->elements) {
+        const redisReply *k = sats->element[xc->next_sat], *id = sats->element[xc->next_sat + 1];
+        xc->next_sat += 2;
+        /* The index key was written by SubmitAnswers (qn_key_satisfaction); checked anyway. */
+        if (k->type != REDIS_REPLY_STRING || id->type != REDIS_REPLY_STRING ||
+            strncmp(k->str, "qnsat:{", 7) != 0 || k->len >= QN_KEY_MAX || !bsl_id_valid(id->str)) {
+            continue;
+        }
+        char *member = bsl_arena_printf(op->arena, "%s:%s", in->bilan_id, id->str);
+        if (member == NULL) {
+            qn_op_fail(op, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+            return;
+        }
+        QN_CMD(op, drop_pointers, "updating the satisfaction index", "ZREM", k->str, member);
+        return;
+    }
     if (xc->next_token < toks->elements) {
         const redisReply *t = toks->element[xc->next_token++];
         if (t->type != REDIS_REPLY_STRING || strlen(t->str) != 64) {
@@ -409,8 +431,9 @@ static void on_erased(qn_op *op)
 {
     erase_ctx *xc = op->ctx;
     const redisReply *r = op->reply;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[2]->type != REDIS_REPLY_ARRAY) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[2]->type != REDIS_REPLY_ARRAY ||
+        r->element[3]->type != REDIS_REPLY_ARRAY) {
         qn_op_fail(op, BSL_STATUS_INTERNAL, "unexpected answer from Redis");
         return;
     }

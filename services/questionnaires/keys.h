@@ -18,6 +18,10 @@
  *   qninst:{<id>}                 hash: latest, status, organisation, author, create_ms
  *   qninst:{<id>}:v:<n>           string: packed Instrument, version n (never changes)
  *   qninst:org:{<organisation>}   zset: the organisation's instrument ids by creation time
+ *   qnsat:{<organisation>}:<instrument>:<version>
+ *                                 zset: "<bilan>:<assignment>" of the organisation's submitted
+ *                                 satisfaction surveys, by submission time (ids only; see
+ *                                 satisfaction.c)
  */
 #ifndef QN_KEYS_H
 #define QN_KEYS_H
@@ -59,6 +63,12 @@ static inline void qn_key_instrument_version(char *out, const char *id, unsigned
 static inline void qn_key_org_instruments(char *out, const char *org)
 {
     snprintf(out, QN_KEY_MAX, "qninst:org:{%s}", org);
+}
+
+static inline void qn_key_satisfaction(char *out, const char *org, const char *instrument,
+                                       unsigned version)
+{
+    snprintf(out, QN_KEY_MAX, "qnsat:{%s}:%s:%u", org, instrument, version);
 }
 
 #endif

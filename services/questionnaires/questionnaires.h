@@ -56,6 +56,7 @@ typedef struct qn_app {
     bsl_redis_script *read_feedback;
     bsl_redis_script *dump_bilan;
     bsl_redis_script *erase;
+    bsl_redis_script *read_survey;
 } qn_app;
 
 static inline qn_app *qn_of(Boussole__V1__QuestionnaireService_Service *service)
@@ -243,6 +244,11 @@ QN_HANDLER(qn_submit_feedback, Boussole__V1__SubmitFeedbackRequest,
            Boussole__V1__SubmitFeedbackResponse);
 QN_HANDLER(qn_get_feedback_summary, Boussole__V1__GetFeedbackSummaryRequest,
            Boussole__V1__FeedbackSummary);
+
+/* satisfaction.c */
+int qn_satisfaction_init(qn_app *app);
+QN_HANDLER(qn_get_satisfaction_stats, Boussole__V1__GetSatisfactionStatsRequest,
+           Boussole__V1__SatisfactionStats);
 
 /* The relatives' side of a bilan, opened (relatives.c; also used by the export). */
 typedef struct qn_feedback {

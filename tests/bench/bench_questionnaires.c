@@ -6,12 +6,16 @@
  *     answers opened, completeness, scoring, results sealed and stored, the report to the
  *     sessions service);
  *   - MatchOccupations from a profile: 923 occupations, top 20;
+ *   - GetSatisfactionStats over an organisation's submitted satisfaction surveys, one per
+ *     bilan (each survey's assignment and answers read, its bilan's key fetched, 13 answers
+ *     opened, then aggregated), one call at a time;
  * and the in-process time of one match over the 923 occupations (no RPC).
  *
  * Run pinned, as the other benches:
  *   TE_SERVER_CPU=0 taskset -c 1 ./tests/bench/bench_questionnaires
  * with BSL_BUILD_DIR and BSL_SOURCE_DIR set. BENCH_DUR / BENCH_WARM set the length of each run;
- * BENCH_SUBMIT_POOL the number of assignments prepared for the Submit runs.
+ * BENCH_SUBMIT_POOL the number of assignments prepared for the Submit runs; BENCH_SAT_SURVEYS
+ * the number of satisfaction surveys (default 2000).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,7 +185,7 @@ static void create_bilan(bsl_sync_client *sc, const char *key, char out[32])
     ProtobufCMessage *resp = NULL;
     char msg[256];
     if (bsl_sync_call(sc, "boussole.v1.SessionService/CreateBilan", &cr.base, &co, &resp, msg,
-                      sizeof(msg)) != BSL_STATUS_OK) {
+                      256) != BSL_STATUS_OK) {
         fprintf(stderr, "CreateBilan failed: %s\n", msg);
         exit(1);
     }
@@ -223,6 +227,123 @@ static void in_process_match(const char *source)
         "(checksum %.1f)\n",
         set->n, QN_MATCH_DEFAULT, per * 1e6, sink);
     qn_occupations_free(set);
+}
+
+/* ---- satisfaction statistics ----------------------------------------------------------------- */
+
+/* One bilan of ORG whose beneficiary answers and submits satisfaction-fin; false on failure. */
+static bool one_survey(bsl_sync_client *ss, bsl_sync_client *sc, size_t i, char msg[256])
+{
+    char key[48], bilan[32], asg[32], ben[32];
+    snprintf(key, sizeof(key), "bench-sat-%zu", i);
+    snprintf(ben, sizeof(ben), "b-sat-%zu", i);
+    Boussole__V1__CreateBilanRequest cb = BOUSSOLE__V1__CREATE_BILAN_REQUEST__INIT;
+    cb.beneficiary_id = ben;
+    cb.organisation_id = ORG;
+    cb.funding = BOUSSOLE__V1__FUNDING__FUNDING_CPF;
+    cb.planned_hours = 24;
+    cb.start_date = "2026-12-01";
+    cb.end_date = "2027-02-28";
+    bsl_call_opts co = { .caller = &counselor, .idempotency_key = key };
+    ProtobufCMessage *resp = NULL;
+    if (bsl_sync_call(ss, "boussole.v1.SessionService/CreateBilan", &cb.base, &co, &resp, msg,
+                      256) != BSL_STATUS_OK) {
+        return false;
+    }
+    snprintf(bilan, sizeof(bilan), "%s", ((Boussole__V1__Bilan *)resp)->id);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    Boussole__V1__AssignInstrumentRequest ar = BOUSSOLE__V1__ASSIGN_INSTRUMENT_REQUEST__INIT;
+    ar.bilan_id = bilan;
+    ar.instrument_id = "satisfaction-fin";
+    if (bsl_sync_call(sc, "boussole.v1.QuestionnaireService/AssignInstrument", &ar.base, &co, &resp,
+                      msg, 256) != BSL_STATUS_OK) {
+        return false;
+    }
+    snprintf(asg, sizeof(asg), "%s", ((Boussole__V1__Assignment *)resp)->id);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    static const char *const items[10] = {
+        "accueil-1", "accueil-2", "accompagnement-1", "accompagnement-2", "accompagnement-3",
+        "outils-1",  "outils-2",  "resultat-1",       "resultat-2",       "resultat-3",
+    };
+    Boussole__V1__Answer a[12];
+    Boussole__V1__Answer *ptrs[12];
+    for (size_t k = 0; k < 12; k++) {
+        boussole__v1__answer__init(&a[k]);
+        ptrs[k] = &a[k];
+        if (k < 10) {
+            a[k].item_id = (char *)items[k];
+            a[k].value_case = BOUSSOLE__V1__ANSWER__VALUE_LIKERT;
+            a[k].likert = 1 + (int)((i + k) % 4);
+        }
+    }
+    a[10].item_id = "note";
+    a[10].value_case = BOUSSOLE__V1__ANSWER__VALUE_NUMBER;
+    a[10].number = (double)(i % 11);
+    a[11].item_id = "recommandation";
+    a[11].value_case = BOUSSOLE__V1__ANSWER__VALUE_CHOICE;
+    a[11].choice = i % 3 ? "certainement" : "probablement";
+    Boussole__V1__Caller b = te_caller(BOUSSOLE__V1__ROLE__ROLE_BENEFICIARY, ben, "");
+    bsl_call_opts bo = { .caller = &b };
+    Boussole__V1__SaveAnswersRequest sr = BOUSSOLE__V1__SAVE_ANSWERS_REQUEST__INIT;
+    sr.bilan_id = bilan;
+    sr.assignment_id = asg;
+    sr.answers = ptrs;
+    sr.n_answers = 12;
+    if (bsl_sync_call(sc, "boussole.v1.QuestionnaireService/SaveAnswers", &sr.base, &bo, NULL, msg,
+                      256) != BSL_STATUS_OK) {
+        return false;
+    }
+    Boussole__V1__SubmitAnswersRequest su = BOUSSOLE__V1__SUBMIT_ANSWERS_REQUEST__INIT;
+    su.bilan_id = bilan;
+    su.assignment_id = asg;
+    return bsl_sync_call(sc, "boussole.v1.QuestionnaireService/SubmitAnswers", &su.base, &bo, NULL,
+                         msg, 256) == BSL_STATUS_OK;
+}
+
+static void satisfaction_stats(te_env *env, bsl_sync_client *ss, bsl_sync_client *sc, te_proc *qn)
+{
+    const char *n_env = getenv("BENCH_SAT_SURVEYS");
+    size_t n = n_env ? (size_t)atol(n_env) : 2000, made = 0;
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++) {
+        char msg[256] = "";
+        /* Once more on failure: the Submit runs before may leave calls to drain (each step is
+         * idempotent). */
+        if (one_survey(ss, sc, i, msg) || one_survey(ss, sc, i, msg)) {
+            made++;
+        } else {
+            fprintf(stderr, "bench: satisfaction survey %zu: %s\n", i, msg);
+        }
+    }
+    printf("# prepared %zu of %zu submitted satisfaction surveys (one bilan each) in %.1f s\n",
+           made, n, now_s() - t0);
+    /* A fresh process: no bilan key cached, as for the first report of the day. */
+    te_service_restart(env, qn);
+    bsl_sync_client *fresh = te_client(qn->url);
+    Boussole__V1__Caller adm = te_caller(BOUSSOLE__V1__ROLE__ROLE_ADMIN, "a-bench", ORG);
+    Boussole__V1__GetSatisfactionStatsRequest req =
+        BOUSSOLE__V1__GET_SATISFACTION_STATS_REQUEST__INIT;
+    req.organisation_id = ORG;
+    req.instrument_id = "satisfaction-fin";
+    bsl_call_opts o = { .caller = &adm, .deadline_ms = 60000 };
+    for (int run = 0; run < 3; run++) {
+        char msg[256];
+        ProtobufCMessage *resp = NULL;
+        double t = now_s();
+        bsl_status st =
+            bsl_sync_call(fresh, "boussole.v1.QuestionnaireService/GetSatisfactionStats", &req.base,
+                          &o, &resp, msg, sizeof(msg));
+        double ms = (now_s() - t) * 1e3;
+        uint32_t got =
+            st == BSL_STATUS_OK ? ((Boussole__V1__SatisfactionStats *)resp)->respondents : 0;
+        printf("RESULT label=questionnaires-GetSatisfactionStats run=%s surveys=%u ms=%.1f "
+               "us_per_survey=%.1f status=%d\n",
+               run == 0 ? "first" : "again", got, ms, got ? ms * 1e3 / got : 0.0, st);
+        if (resp != NULL) {
+            protobuf_c_message_free_unpacked(resp, NULL);
+        }
+    }
+    bsl_sync_client_free(fresh);
 }
 
 int main(void)
@@ -332,6 +453,7 @@ int main(void)
         bench_print("questionnaires-SubmitAnswers-48-scored", concs[i], &r);
     }
     printf("# submitted %zu of %zu prepared assignments\n", p.next_to_submit, p.size);
+    satisfaction_stats(&env, ss, sc, &qn);
     free(p.bilans);
     free(p.asg);
     free(p.asg_bilan);

@@ -638,6 +638,12 @@ static char *b_empty(int col)
 }
 
 /* Questionnaires. */
+static char *b_satisfaction(int col)
+{
+    (void)col;
+    return strdup("{\"organisationId\":\"org-lumiere\",\"instrumentId\":\"satisfaction-fin\"}");
+}
+
 static char *b_asg_custom(int col)
 {
     (void)col;
@@ -906,6 +912,7 @@ static const row rows[] = {
     { "QuestionnaireService/GetFeedbackForm", "revoked token", b_feedback_form, "FFFFFFFFF" },
     { "QuestionnaireService/SubmitFeedback", NULL, b_submit_feedback, "YYYYYYYYY" },
     { "QuestionnaireService/ExportBeneficiaryData", NULL, b_export, "YDDDDDDDU" },
+    { "QuestionnaireService/GetSatisfactionStats", NULL, b_satisfaction, "DDDDYDDDU" },
     { "QuestionnaireService/ListInstruments", NULL, b_empty, "DDYYYYDDU" },
     { "QuestionnaireService/GetInstrument", NULL, b_get_instrument, "YYYYYYYYU" },
     { "QuestionnaireService/CreateInstrument", NULL, b_create_instrument, "DDYYYYDDU" },
