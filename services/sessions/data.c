@@ -30,15 +30,24 @@ static const char *const confidential_parts[] = {
 };
 #define N_CONFIDENTIAL (sizeof(confidential_parts) / sizeof(confidential_parts[0]))
 
+/* The administrative record besides the bilan's hash and history: kept by EraseBilanData,
+ * then expired with them after the configured retention. */
+static const char *const record_parts[] = { "agreement", "meetings", "hours" };
+#define N_RECORD (sizeof(record_parts) / sizeof(record_parts[0]))
+
 /*
- * KEYS: the bilan, its history, then the confidential keys. ARGV: now, actor role, actor
- * subject, reason. Answers the number of keys deleted.
+ * KEYS: the bilan, its history, the confidential keys, then the other keys of the
+ * administrative record. ARGV: now, actor role, actor subject, reason, the number of
+ * confidential keys, the record's retention in seconds (0: kept until deleted otherwise).
+ * The retention starts at the first erasure: a repeat does not push it back. Answers the
+ * number of keys deleted.
  */
 static const char erase_script[] =
     "local h = redis.call('HMGET', KEYS[1], 'status', 'phase', 'erased_ms')\n"
     "if not h[1] then return redis.error_reply('NOT_FOUND') end\n"
     "local deleted = 0\n"
-    "for i = 3, #KEYS do deleted = deleted + redis.call('DEL', KEYS[i]) end\n"
+    "local last = 2 + tonumber(ARGV[5])\n"
+    "for i = 3, last do deleted = deleted + redis.call('DEL', KEYS[i]) end\n"
     "if h[1] == '1' then\n"
     "  redis.call('HSET', KEYS[1], 'status', '3', 'phase', '6', 'end_ms', ARGV[1],\n"
     "             'cancel_reason', '7', 'update_ms', ARGV[1])\n"
@@ -48,6 +57,12 @@ static const char erase_script[] =
     "end\n"
     "if not h[3] then\n"
     "  redis.call('HSET', KEYS[1], 'erased_ms', ARGV[1], 'erase_reason', ARGV[4])\n"
+    "  local ttl = tonumber(ARGV[6])\n"
+    "  if ttl > 0 then\n"
+    "    redis.call('EXPIRE', KEYS[1], ttl)\n"
+    "    redis.call('EXPIRE', KEYS[2], ttl)\n"
+    "    for i = last + 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end\n"
+    "  end\n"
     "end\n"
     "redis.call('HDEL', KEYS[1], 'n_experiences', 'n_leads', 'n_research')\n"
     "return deleted\n";
@@ -142,21 +157,26 @@ SESS_HANDLER(erase_bilan_data, EraseBilanDataRequest, EraseBilanDataResponse)
     }
     op->ctx = bsl_arena_calloc(op->arena, 1, sizeof(erase_op));
     sess_args x;
-    sess_args_init(&x, op->arena, (int)(6 + N_CONFIDENTIAL));
+    sess_args_init(&x, op->arena, (int)(8 + N_CONFIDENTIAL + N_RECORD));
     sess_arg_key(&x, op->bilan_id, NULL);
     sess_arg_key(&x, op->bilan_id, "history");
     for (size_t i = 0; i < N_CONFIDENTIAL; i++) {
         sess_arg_key(&x, op->bilan_id, confidential_parts[i]);
     }
+    for (size_t i = 0; i < N_RECORD; i++) {
+        sess_arg_key(&x, op->bilan_id, record_parts[i]);
+    }
     sess_argf(&x, "%lld", (long long)op->now_ms);
     sess_argf(&x, "%d", (int)op->caller->role);
     sess_arg(&x, op->caller->subject);
     sess_arg(&x, in->reason);
+    sess_argf(&x, "%zu", N_CONFIDENTIAL);
+    sess_argf(&x, "%lld", (long long)op->app->record_retention_days * 86400);
     if (op->ctx == NULL) {
         bsl_call_fail(call, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
-    sess_eval(op, op->app->erase, &x, (int)(2 + N_CONFIDENTIAL), on_erased);
+    sess_eval(op, op->app->erase, &x, (int)(2 + N_CONFIDENTIAL + N_RECORD), on_erased);
 }
 
 /* ---- ExportBeneficiaryData ---------------------------------------------------------- */

@@ -83,7 +83,14 @@ static void batch_read(list_op *l)
         memcpy(l->cursor_id, l->batch_ids[i], BSL_ID_LEN + 1);
         l->examined++;
         const sess_value *h = &l->batch_hashes[i].hash;
-        if (h->type != SESS_V_ARR || h->n == 0 || h->n % 2 != 0) {
+        if (h->type == SESS_V_ARR && h->n == 0) {
+            /* The bilan is gone (its administrative record expired after an erasure): so is
+             * its entry. */
+            bsl_redis_command(l->app->redis, 0, NULL, NULL, "ZREM %s %s", l->index,
+                              l->batch_ids[i]);
+            continue;
+        }
+        if (h->type != SESS_V_ARR || h->n % 2 != 0) {
             continue;
         }
         size_t n = h->n / 2;

@@ -1,4 +1,5 @@
 /* sessions: the bilan lifecycle service. */
+#include <stdio.h>
 #include <string.h>
 
 #include "boussole/err.h"
@@ -70,10 +71,24 @@ int sessions_app_init(sessions_app *app, bsl_service *svc)
     return BSL_OK;
 }
 
+/* Five years: the civil-law limitation period (Code civil, art. 2224) within which the
+ * delivery of a bilan may be disputed, which the administrative record (dates, attendance,
+ * hours, price) is kept to prove. An organisation sets its own policy here. */
+static bsl_option options[] = {
+    { "record-retention-days", "1826",
+      "days the administrative record of an erased bilan is kept (0: until deleted otherwise)",
+      NULL },
+};
+
 static int init(bsl_service *svc, void *arg, char *errbuf, size_t errlen)
 {
     sessions_app *app = arg;
-    int rv = sessions_app_init(app, svc);
+    int rv = bsl_option_u32(options, sizeof(options) / sizeof(options[0]), "record-retention-days",
+                            0, 36500, &app->record_retention_days, errbuf, errlen);
+    if (rv != BSL_OK) {
+        return rv;
+    }
+    rv = sessions_app_init(app, svc);
     if (rv == BSL_OK) {
         rv = bsl_server_add_service(bsl_service_server(svc), &app->service.base);
     }
@@ -94,6 +109,8 @@ int main(int argc, char **argv)
         .default_admin = "http://127.0.0.1:9101",
         /* Free text is sealed with per-bilan data keys. */
         .needs_keyring = true,
+        .options = options,
+        .n_options = sizeof(options) / sizeof(options[0]),
         .init = init,
         .app = &app,
     };

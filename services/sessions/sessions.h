@@ -16,6 +16,9 @@ typedef struct sessions_app {
     bsl_redis *keystore; /* where the data keys live (may be `redis`) */
     bsl_keyring *keyring;
     bsl_clock *clock;
+    /* Days the administrative record of an erased bilan is kept (0: until deleted otherwise):
+     * --record-retention-days. */
+    uint32_t record_retention_days;
     /* Lua scripts, registered once at start-up (each file owns its own). */
     bsl_redis_script *create_bilan;
     bsl_redis_script *update_bilan;

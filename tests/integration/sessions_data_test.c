@@ -471,6 +471,56 @@ static void export_then_erase(void **state)
     bad.reason = "Mme Dupont l'a demandé";
     assert_status(call("EraseBilanData", &bad.base, &s, NULL), BSL_STATUS_INVALID_ARGUMENT);
     assert_true(has_field_violation("reason"));
+
+    /* The administrative record expires after --record-retention-days (1826 by default),
+     * counted from the first erasure. */
+    const char *const kept[] = { "", ":history", ":meetings", ":agreement" };
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof(cmd), "TTL bilan:{%s}%s", id, kept[i]);
+        v = te_redis_cli(&env, cmd);
+        long long ttl = atoll(v);
+        free(v);
+        if (ttl <= 1826LL * 86400 - 600 || ttl > 1826LL * 86400) {
+            fail_msg("TTL of bilan:{%s}%s: %lld", id, kept[i], ttl);
+        }
+    }
+    /* A repeated erasure does not push it back. */
+    snprintf(cmd, sizeof(cmd), "EXPIRE bilan:{%s} 5000", id);
+    free(te_redis_cli(&env, cmd));
+    assert_status(erase(id, NULL), BSL_STATUS_OK);
+    snprintf(cmd, sizeof(cmd), "TTL bilan:{%s}", id);
+    v = te_redis_cli(&env, cmd);
+    assert_true(atoll(v) > 0 && atoll(v) <= 5000);
+    free(v);
+    /* Once it has expired (done here at once), listing the beneficiary's bilans drops the
+     * index entry that pointed at it. */
+    char del[400];
+    snprintf(del, sizeof(del),
+             "DEL bilan:{%s} bilan:{%s}:history bilan:{%s}:meetings bilan:{%s}:agreement "
+             "bilan:{%s}:hours",
+             id, id, id, id, id);
+    free(te_redis_cli(&env, del));
+    Boussole__V1__ListBilansRequest lb = BOUSSOLE__V1__LIST_BILANS_REQUEST__INIT;
+    lb.owner_case = BOUSSOLE__V1__LIST_BILANS_REQUEST__OWNER_BENEFICIARY_ID;
+    lb.beneficiary_id = "b-lea";
+    ProtobufCMessage *lr = NULL;
+    assert_status(call("ListBilans", &lb.base, &b, &lr), BSL_STATUS_OK);
+    Boussole__V1__ListBilansResponse *l = (Boussole__V1__ListBilansResponse *)lr;
+    for (size_t i = 0; i < l->n_bilans; i++) {
+        assert_string_not_equal(l->bilans[i]->id, id);
+    }
+    protobuf_c_message_free_unpacked(lr, NULL);
+    snprintf(cmd, sizeof(cmd), "ZSCORE bilans:beneficiary:{b-lea} %s", id);
+    for (int i = 0; i < 100; i++) {
+        v = te_redis_cli(&env, cmd);
+        bool gone = v[0] == '\0';
+        free(v);
+        if (gone) {
+            break;
+        }
+        assert_true(i < 99);
+        te_sleep_ms(20);
+    }
 }
 
 static void retention_sweep_skips_nothing(void **state)
