@@ -28,11 +28,10 @@
 
 #include <sodium.h>
 
-#define MAX_TARGETS        16
-#define EJECT_AFTER        3   /* deadlines in a row on one replica */
-#define PROBE_INTERVAL_S   1.0 /* health checks of a replica set aside */
-#define PROBE_DEADLINE_MS  500
-#define RESPONSE_MAX_BYTES (16u << 20)
+#define MAX_TARGETS       16
+#define EJECT_AFTER       3   /* deadlines in a row on one replica */
+#define PROBE_INTERVAL_S  1.0 /* health checks of a replica set aside */
+#define PROBE_DEADLINE_MS 500
 /* A request that no connection of its replica has taken after this long never went out: it
  * goes to another replica. On a healthy connection nng takes it within microseconds; one that
  * waits is behind a connection that dropped before nng told us (its removal events run later,
@@ -366,7 +365,7 @@ static replica *replica_open(bsl_client *c, int ti, const char *url)
     /* Resends are ours to decide (another replica, the same idempotency key), not nng's
      * timer's. */
     nng_socket_set_ms(r->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, RESPONSE_MAX_BYTES);
+    nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, BSL_RESPONSE_MAX_BYTES);
     nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_PRE, on_pipe, r);
     nng_pipe_notify(r->sock, NNG_PIPE_EV_REM_POST, on_pipe, r);
     if ((rv = nng_dialer_create(&r->dialer, r->sock, url)) != 0) {

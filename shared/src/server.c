@@ -30,6 +30,9 @@
 #define IDEM_LEASE_MS 2000
 #define IDEM_RENEW_S  0.6
 #define IDEM_KEY_MAX  128
+/* Room left in BSL_RESPONSE_MAX_BYTES for the envelope around a payload (request id, status,
+ * message): a few hundred bytes in practice. */
+#define ENVELOPE_ALLOWANCE 4096u
 
 typedef enum { SLOT_IDLE, SLOT_RECV, SLOT_BUSY, SLOT_SEND } slot_state;
 
@@ -502,6 +505,16 @@ void bsl_call_reply(bsl_call *call, const ProtobufCMessage *reply)
         return;
     }
     size_t len = protobuf_c_message_get_packed_size(reply);
+    if (len > BSL_RESPONSE_MAX_BYTES - ENVELOPE_ALLOWANCE) {
+        /* Clients drop a larger message and its connection with it (nng's receive limit):
+         * the caller would see a lost connection, then its deadline. A status says why. */
+        call->status = BSL_STATUS_RESOURCE_EXHAUSTED;
+        call->message =
+            bsl_arena_printf(call->arena, "the answer is too large: %zu bytes, at most %u", len,
+                             BSL_RESPONSE_MAX_BYTES - ENVELOPE_ALLOWANCE);
+        answer(call);
+        return;
+    }
     uint8_t *buf = bsl_arena_alloc(call->arena, len ? len : 1);
     if (buf == NULL) {
         call->status = BSL_STATUS_RESOURCE_EXHAUSTED;

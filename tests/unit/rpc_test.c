@@ -8,8 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -79,6 +84,14 @@ static void handler(ProtobufCService *service, const ProtobufCMessage *in, Proto
     } else if (strcmp(id, "fail") == 0) {
         bsl_call_add_precondition_violation(call, "INTAKE_MISSING", "b1", "no intake yet");
         bsl_call_fail(call, BSL_STATUS_FAILED_PRECONDITION, "cannot advance");
+    } else if (strcmp(id, "huge") == 0) {
+        /* An answer larger than any client accepts. */
+        size_t n = BSL_RESPONSE_MAX_BYTES + 1;
+        char *big = malloc(n + 1);
+        memset(big, 'x', n);
+        big[n] = '\0';
+        reply_bilan(call, big); /* packed before it returns */
+        free(big);
     } else if (strcmp(id, "twice") == 0) {
         reply_bilan(call, t->name);
         reply_bilan(call, "second"); /* ignored and logged */
@@ -351,6 +364,44 @@ static void no_replica(void **state)
     bsl_client_free(c);
 }
 
+/* A TCP port of 127.0.0.1 that was free a moment ago. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* An answer larger than clients accept is refused by the server with a status, over TCP
+ * (where nng enforces the client's receive limit), and the connection serves on. */
+static void answer_too_large(void **state)
+{
+    (void)state;
+    char url[64];
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
+    server_fixture f;
+    start_server(&f, "s1", url);
+    bsl_client *c = client_for(url);
+    ev_tstamp t0 = ev_time();
+    result r = get(c, "huge", "c-1", 4000);
+    assert_int_equal(r.code, BSL_STATUS_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(r.message, "too large"));
+    assert_true(ev_time() - t0 < 2.0); /* answered, not left to the deadline */
+    r = get(c, "ok", "c-1", 0);
+    assert_int_equal(r.code, BSL_STATUS_OK);
+    assert_string_equal(r.id, "s1");
+    bsl_client_free(c);
+    stop_server(&f);
+}
+
 static bool drained;
 
 static void on_drained(bsl_server *srv, void *arg)
@@ -431,6 +482,7 @@ int main(void)
         cmocka_unit_test(dispatch_and_metadata),
         cmocka_unit_test(deadlines),
         cmocka_unit_test(no_replica),
+        cmocka_unit_test(answer_too_large),
         cmocka_unit_test(drain_and_failover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

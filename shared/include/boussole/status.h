@@ -29,6 +29,10 @@ typedef enum {
 
 #define BSL_STATUS_COUNT 17
 
+/* The largest answer (the RpcResponse envelope with its payload) a client accepts; a server
+ * answers RESOURCE_EXHAUSTED instead of sending a larger one. */
+#define BSL_RESPONSE_MAX_BYTES (16u << 20)
+
 /* "NOT_FOUND"; "UNKNOWN" for a value out of range. */
 const char *bsl_status_name(int status);
 
