@@ -1368,6 +1368,9 @@ bsl_status bsl_sync_call(bsl_sync_client *sc, const char *method, const Protobuf
 {
     sc->done = false;
     sc->resp = NULL;
+    /* The loop runs only inside these calls: after an idle spell its idea of now (ev_now) is
+     * as old as the spell, and a deadline reckoned from it would be past already. */
+    ev_now_update(sc->loop);
     if (sc->envelope != NULL) {
         boussole__v1__rpc_response__free_unpacked(sc->envelope, NULL);
         sc->envelope = NULL;

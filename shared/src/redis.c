@@ -15,17 +15,25 @@
 #include "boussole/err.h"
 #include "redisreply.h"
 
-#define MAX_SCRIPTS  64
-#define WEDGED_AFTER 3 /* timeouts in a row without a reply */
+#define MAX_SCRIPTS   64
+#define WEDGED_AFTER  3 /* timeouts in a row without a reply */
+#define MAX_SENTINELS 8
 
 typedef enum {
     ST_DISCONNECTED,
     ST_RESOLVING,
     ST_CONNECTING,
+    ST_ASKING, /* connected to a Sentinel, asking it for the master's address */
     ST_HANDSHAKE,
     ST_READY,
     ST_CLOSING
 } conn_state;
+
+/* A Sentinel of a "redis+sentinel://" URL. */
+typedef struct sentinel_addr {
+    char host[256];
+    int port;
+} sentinel_addr;
 
 /*
  * A resolution of the Redis host name, on a thread of its own: getaddrinfo can wait seconds
@@ -78,11 +86,20 @@ struct bsl_redis {
     bsl_reply_slab *replies; /* where every connection's replies are built, in turn */
     conn_state state;
     _Atomic int ready;
-    char host[256];
+    char host[256]; /* what the connection in progress goes to: Redis, or a Sentinel */
     int port;
     char unix_path[256];
     char password[256];
     int db;
+    /*
+     * With Sentinels, each (re)connection first asks one of them, in turn, for the master's
+     * address (SENTINEL get-master-addr-by-name), then connects there and checks with ROLE
+     * that it is the master: after a failover the old address may answer as a replica.
+     */
+    sentinel_addr sentinels[MAX_SENTINELS];
+    size_t n_sentinels, next_sentinel;
+    char master_name[128];
+    bool asking; /* the connection in progress is to a Sentinel */
     uint32_t command_timeout_ms, connect_timeout_ms, backoff_min_ms, backoff_max_ms;
     uint32_t backoff_ms;
     ev_timer reconnect_timer;
@@ -112,6 +129,93 @@ static void log_warn(bsl_redis *r, const char *what, const char *detail)
 
 /* ---- URL ---------------------------------------------------------------------------- */
 
+/* "host[:port]" of n bytes into host/port (port: def when absent); false when malformed. */
+static bool parse_host_port(const char *p, size_t n, char *host, size_t cap, int *port, int def)
+{
+    const char *colon = memchr(p, ':', n);
+    size_t hn = colon ? (size_t)(colon - p) : n;
+    if (hn == 0 || hn >= cap) {
+        return false;
+    }
+    memcpy(host, p, hn);
+    host[hn] = '\0';
+    *port = def;
+    if (colon != NULL) {
+        char digits[8];
+        size_t dn = n - hn - 1;
+        if (dn == 0 || dn >= sizeof(digits)) {
+            return false;
+        }
+        memcpy(digits, colon + 1, dn);
+        digits[dn] = '\0';
+        char *e;
+        long v = strtol(digits, &e, 10);
+        if (*e != '\0' || v <= 0 || v > 65535) {
+            return false;
+        }
+        *port = (int)v;
+    }
+    return true;
+}
+
+/* "redis+sentinel://[:password@]host[:port][,host[:port]...]/master-name[/db]": the password
+ * is the master's (Sentinels are asked without one); the port defaults to 26379. */
+static bool parse_sentinel_url(bsl_redis *r, const char *p)
+{
+    const char *at = strrchr(p, '@');
+    if (at != NULL) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        size_t n = (size_t)(at - pw);
+        if (n >= sizeof(r->password)) {
+            return false;
+        }
+        memcpy(r->password, pw, n);
+        r->password[n] = '\0';
+        p = at + 1;
+    }
+    const char *slash = strchr(p, '/');
+    if (slash == NULL) {
+        return false;
+    }
+    for (const char *q = p; q < slash;) {
+        const char *comma = memchr(q, ',', (size_t)(slash - q));
+        const char *end = comma ? comma : slash;
+        if (r->n_sentinels == MAX_SENTINELS) {
+            return false;
+        }
+        sentinel_addr *s = &r->sentinels[r->n_sentinels++];
+        if (!parse_host_port(q, (size_t)(end - q), s->host, sizeof(s->host), &s->port, 26379)) {
+            return false;
+        }
+        q = comma ? comma + 1 : slash;
+    }
+    const char *name = slash + 1;
+    const char *db = strchr(name, '/');
+    size_t nn = db ? (size_t)(db - name) : strlen(name);
+    if (r->n_sentinels == 0 || nn == 0 || nn >= sizeof(r->master_name)) {
+        return false;
+    }
+    for (size_t i = 0; i < nn; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.')) {
+            return false;
+        }
+    }
+    memcpy(r->master_name, name, nn);
+    r->master_name[nn] = '\0';
+    if (db != NULL) {
+        char *e;
+        long v = strtol(db + 1, &e, 10);
+        if (db[1] == '\0' || *e != '\0' || v < 0 || v > 15) {
+            return false;
+        }
+        r->db = (int)v;
+    }
+    return true;
+}
+
 static int parse_url(bsl_redis *r, const char *url, char *errbuf, size_t errlen)
 {
     r->port = 6379;
@@ -128,6 +232,12 @@ static int parse_url(bsl_redis *r, const char *url, char *errbuf, size_t errlen)
         memcpy(r->unix_path, p, n);
         r->unix_path[n] = '\0';
         if (q != NULL && sscanf(q, "?db=%d", &r->db) != 1) {
+            goto bad;
+        }
+        return BSL_OK;
+    }
+    if (strncmp(url, "redis+sentinel://", 17) == 0) {
+        if (!parse_sentinel_url(r, url + 17)) {
             goto bad;
         }
         return BSL_OK;
@@ -177,7 +287,8 @@ static int parse_url(bsl_redis *r, const char *url, char *errbuf, size_t errlen)
 bad:
     /* The URL may hold a password: do not echo it. */
     snprintf(errbuf, errlen,
-             "%s: invalid Redis URL (expected redis://[:password@]host:port[/db] "
+             "%s: invalid Redis URL (expected redis://[:password@]host:port[/db], "
+             "redis+sentinel://[:password@]host:port[,host:port...]/master-name[/db] "
              "or unix:///path)",
              r->name);
     return BSL_EINVAL;
@@ -290,7 +401,14 @@ static void on_reply(redisAsyncContext *ac, void *reply_v, void *privdata)
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR && transient_error(reply)) {
+        bool demoted =
+            r->n_sentinels > 0 && strncmp(reply->str, "READONLY", 8) == 0 && r->state == ST_READY;
         op_finish(op, NULL, BSL_EUNAVAIL);
+        if (demoted && r->ac != NULL) {
+            /* The master we know became a replica (a failover while we stayed connected):
+             * ask the Sentinels where the master is now. */
+            drop_connection(r, "Redis answers as a replica");
+        }
         return;
     }
     op_finish(op, reply, BSL_OK);
@@ -551,10 +669,14 @@ static void on_connect_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)revents;
-    drop_connection(w->data, "connect timed out");
+    bsl_redis *r = w->data;
+    drop_connection(r, r->state == ST_ASKING ? "the Sentinel did not answer" : "connect timed out");
 }
 
 static void handshake_step(bsl_redis *r);
+
+/* The handshake's ROLE (with Sentinels), among the script indexes of on_handshake_reply. */
+#define HANDSHAKE_ROLE (-2)
 
 static void on_handshake_reply(redisAsyncContext *ac, void *reply_v, void *privdata)
 {
@@ -564,6 +686,14 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply_v, void *privd
         return; /* connection already gone; its disconnect handling reschedules */
     }
     intptr_t script_index = (intptr_t)privdata;
+    if (script_index == HANDSHAKE_ROLE &&
+        (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 ||
+         reply->element[0]->type != REDIS_REPLY_STRING ||
+         strcmp(reply->element[0]->str, "master") != 0)) {
+        /* The Sentinel's answer is already old (a failover under way): ask again. */
+        drop_connection(r, "the address the Sentinel gave is not the master's");
+        return;
+    }
     if (reply->type == REDIS_REPLY_ERROR) {
         if (transient_error(reply)) {
             /* Loading the dataset: ask again shortly, without dropping the connection. */
@@ -611,6 +741,10 @@ static void handshake_step(bsl_redis *r)
                           r->scripts[i]->body);
         r->handshake_pending++;
     }
+    if (r->n_sentinels > 0) {
+        redisAsyncCommand(ac, on_handshake_reply, (void *)(intptr_t)HANDSHAKE_ROLE, "ROLE");
+        r->handshake_pending++;
+    }
     redisAsyncCommand(ac, on_handshake_reply, (void *)(intptr_t)-1, "PING");
     r->handshake_pending++;
 }
@@ -623,6 +757,55 @@ static void on_probe_timer(struct ev_loop *loop, ev_timer *w, int revents)
     if (r->ac != NULL && r->state == ST_HANDSHAKE) {
         handshake_step(r);
     }
+}
+
+static void start_target(bsl_redis *r);
+
+/* A Sentinel's answer: {ip, port} of the master, or nil when it does not know the name. */
+static void on_sentinel_reply(redisAsyncContext *ac, void *reply_v, void *privdata)
+{
+    (void)privdata;
+    bsl_redis *r = ac->data;
+    redisReply *reply = reply_v;
+    if (r == NULL || reply == NULL || r->state != ST_ASKING) {
+        return; /* connection already gone; its disconnect handling reschedules */
+    }
+    ev_timer_stop(r->loop, &r->connect_timer);
+    char host[sizeof(r->host)];
+    long port = 0;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[1]->type == REDIS_REPLY_STRING && reply->element[1]->len > 0 &&
+        reply->element[1]->len < 6) {
+        char *e;
+        port = strtol(reply->element[1]->str, &e, 10);
+        if (*e != '\0') {
+            port = 0;
+        }
+    }
+    if (port <= 0 || port > 65535 || reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[0]->len == 0 || reply->element[0]->len >= sizeof(host)) {
+        log_warn(r, "a Sentinel gave no master address",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : r->master_name);
+        bsl_counter_add(r->errors, 1);
+        drop_connection(r, "asking another Sentinel");
+        return;
+    }
+    memcpy(host, reply->element[0]->str, reply->element[0]->len);
+    host[reply->element[0]->len] = '\0';
+    /* Done with the Sentinel (hiredis frees the context once this callback returns). */
+    r->ac = NULL;
+    ac->data = NULL;
+    redisAsyncFree(ac);
+    r->asking = false;
+    r->state = ST_DISCONNECTED;
+    snprintf(r->host, sizeof(r->host), "%s", host);
+    r->port = (int)port;
+    bsl_log_with(r->log, BSL_LOG_INFO, NULL, NULL,
+                 (bsl_log_field[]){ BSL_LOG_STR("component", r->name),
+                                    BSL_LOG_STR("master", r->master_name),
+                                    BSL_LOG_STR("host", r->host), BSL_LOG_INT("port", r->port) },
+                 4, "the Sentinels' master");
+    start_target(r);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -638,6 +821,14 @@ static void on_connect(const redisAsyncContext *ac, int status)
         r->ac = NULL;
         bsl_counter_add(r->errors, 1);
         schedule_reconnect(r);
+        return;
+    }
+    if (r->asking) {
+        r->state = ST_ASKING;
+        redisAsyncCommand(r->ac, on_sentinel_reply, NULL, "SENTINEL get-master-addr-by-name %s",
+                          r->master_name);
+        ev_timer_set(&r->connect_timer, r->connect_timeout_ms / 1e3, 0.);
+        ev_timer_start(r->loop, &r->connect_timer);
         return;
     }
     r->state = ST_HANDSHAKE;
@@ -782,6 +973,20 @@ static void start_connect(bsl_redis *r)
         connect_to(r, NULL);
         return;
     }
+    if (r->n_sentinels > 0) {
+        /* Every (re)connection asks first, each time the next Sentinel: one that is down or
+         * partitioned away costs one attempt, not all of them. */
+        const sentinel_addr *s = &r->sentinels[r->next_sentinel++ % r->n_sentinels];
+        snprintf(r->host, sizeof(r->host), "%s", s->host);
+        r->port = s->port;
+        r->asking = true;
+    }
+    start_target(r);
+}
+
+/* Resolves r->host if it is a name, then connects to it (a Sentinel or Redis). */
+static void start_target(bsl_redis *r)
+{
     /* A numeric address needs no resolution; a name is resolved off the loop (on failure to
      * make a thread, hiredis resolves it, blocking the loop as before). */
     unsigned char buf[sizeof(struct in6_addr)];
