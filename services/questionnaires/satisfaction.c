@@ -257,9 +257,10 @@ QN_HANDLER(qn_get_satisfaction_stats, Boussole__V1__GetSatisfactionStatsRequest,
     long from = -1, to = -1;
     bsl_check_subject(&chk, "organisation_id", in->organisation_id);
     bsl_check_text(&chk, "instrument_id", in->instrument_id, 1, QN_MAX_ID);
-    bool dates = bsl_check_date(&chk, "from_date", in->from_date, true, &from) &
-                 bsl_check_date(&chk, "to_date", in->to_date, true, &to);
-    if (dates && from >= 0 && to >= 0 && to < from) {
+    /* Both checked, so that both violations are reported. */
+    bool from_ok = bsl_check_date(&chk, "from_date", in->from_date, true, &from);
+    bool to_ok = bsl_check_date(&chk, "to_date", in->to_date, true, &to);
+    if (from_ok && to_ok && from >= 0 && to >= 0 && to < from) {
         bsl_check_violation(&chk, "to_date", "must not be before from_date");
     }
     if (!bsl_check_end(&chk)) {
