@@ -158,21 +158,31 @@ static bool parse_host_port(const char *p, size_t n, char *host, size_t cap, int
     return true;
 }
 
+/* The "[user]:password@" in front of *p, if any, into r->password; *p moves past it. */
+static bool parse_password(bsl_redis *r, const char **p)
+{
+    const char *at = strrchr(*p, '@');
+    if (at == NULL) {
+        return true;
+    }
+    const char *colon = memchr(*p, ':', (size_t)(at - *p));
+    const char *pw = colon ? colon + 1 : *p;
+    size_t n = (size_t)(at - pw);
+    if (n >= sizeof(r->password)) {
+        return false;
+    }
+    memcpy(r->password, pw, n);
+    r->password[n] = '\0';
+    *p = at + 1;
+    return true;
+}
+
 /* "redis+sentinel://[:password@]host[:port][,host[:port]...]/master-name[/db]": the password
  * is the master's (Sentinels are asked without one); the port defaults to 26379. */
 static bool parse_sentinel_url(bsl_redis *r, const char *p)
 {
-    const char *at = strrchr(p, '@');
-    if (at != NULL) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        size_t n = (size_t)(at - pw);
-        if (n >= sizeof(r->password)) {
-            return false;
-        }
-        memcpy(r->password, pw, n);
-        r->password[n] = '\0';
-        p = at + 1;
+    if (!parse_password(r, &p)) {
+        return false;
     }
     const char *slash = strchr(p, '/');
     if (slash == NULL) {
@@ -246,17 +256,8 @@ static int parse_url(bsl_redis *r, const char *url, char *errbuf, size_t errlen)
         goto bad;
     }
     const char *p = url + 8;
-    const char *at = strrchr(p, '@');
-    if (at != NULL) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        size_t n = (size_t)(at - pw);
-        if (n >= sizeof(r->password)) {
-            goto bad;
-        }
-        memcpy(r->password, pw, n);
-        r->password[n] = '\0';
-        p = at + 1;
+    if (!parse_password(r, &p)) {
+        goto bad;
     }
     const char *slash = strchr(p, '/');
     const char *end = slash ? slash : p + strlen(p);

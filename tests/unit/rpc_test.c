@@ -12,10 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <cmocka.h>
 
 #include "boussole/client.h"
@@ -364,31 +360,15 @@ static void no_replica(void **state)
     bsl_client_free(c);
 }
 
-/* A TCP port of 127.0.0.1 that was free a moment ago. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* An answer larger than clients accept is refused by the server with a status, over TCP
  * (where nng enforces the client's receive limit), and the connection serves on. */
 static void answer_too_large(void **state)
 {
     (void)state;
-    char url[64];
-    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
     server_fixture f;
-    start_server(&f, "s1", url);
+    start_server(&f, "s1", "tcp://127.0.0.1:0");
+    char url[64];
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", bsl_server_port(f.srv, 0));
     bsl_client *c = client_for(url);
     ev_tstamp t0 = ev_time();
     result r = get(c, "huge", "c-1", 4000);
