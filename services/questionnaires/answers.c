@@ -318,10 +318,8 @@ static bool open_answers(qn_op *op, const redisReply *h, Boussole__V1__Answer **
         if (idx < 0 || v->type != REDIS_REPLY_STRING) {
             continue; /* not an item of the pinned version: cannot happen, never shown */
         }
-        Boussole__V1__Answer *a =
-            (Boussole__V1__Answer *)qn_open_msg(op, qn_ad(op, ac->bilan, "answer", ac->asg, k->str),
-                                                &boussole__v1__answer__descriptor, v->str, v->len);
-        if (a == NULL || strcmp(a->item_id, k->str) != 0) {
+        Boussole__V1__Answer *a = qn_open_answer(op, ac->bilan, ac->asg, k, v);
+        if (a == NULL) {
             qn_op_fail(op, BSL_STATUS_DATA_LOSS, "a stored answer does not open");
             return false;
         }

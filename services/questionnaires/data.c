@@ -132,9 +132,7 @@ static bool open_assignment(qn_op *op, const char *bilan, const redisReply *cons
     }
     for (size_t i = 0; i < n; i++) {
         const redisReply *k = ans->element[2 * i], *v = ans->element[2 * i + 1];
-        Boussole__V1__Answer *x =
-            (Boussole__V1__Answer *)qn_open_msg(op, qn_ad(op, bilan, "answer", id->str, k->str),
-                                                &boussole__v1__answer__descriptor, v->str, v->len);
+        Boussole__V1__Answer *x = qn_open_answer(op, bilan, id->str, k, v);
         if (x == NULL) {
             return false;
         }

@@ -513,6 +513,18 @@ ProtobufCMessage *qn_open_msg(qn_op *op, const char *ad, const ProtobufCMessageD
                                      (const uint8_t *)plain);
 }
 
+Boussole__V1__Answer *qn_open_answer(qn_op *op, const char *bilan, const char *asg,
+                                     const redisReply *item, const redisReply *sealed)
+{
+    if (item->type != REDIS_REPLY_STRING || sealed->type != REDIS_REPLY_STRING) {
+        return NULL;
+    }
+    Boussole__V1__Answer *a = (Boussole__V1__Answer *)qn_open_msg(
+        op, qn_ad(op, bilan, "answer", asg, item->str), &boussole__v1__answer__descriptor,
+        sealed->str, sealed->len);
+    return a != NULL && strcmp(a->item_id, item->str) == 0 ? a : NULL;
+}
+
 /* ---- hashes ------------------------------------------------------------------------- */
 
 const redisReply *qn_hash_get(const redisReply *h, const char *name)

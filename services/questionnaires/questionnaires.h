@@ -170,6 +170,11 @@ uint8_t *qn_seal_msg(qn_op *op, const char *ad, const ProtobufCMessage *msg, siz
  * open (wrong key or place, tampering). */
 ProtobufCMessage *qn_open_msg(qn_op *op, const char *ad, const ProtobufCMessageDescriptor *desc,
                               const char *sealed, size_t len);
+/* One entry of an assignment's answers hash (item id -> sealed Answer), opened where it
+ * belongs ("<bilan>/answer/<assignment>/<item>"); NULL when either is not a string, when it
+ * does not open, or when it names another item. */
+Boussole__V1__Answer *qn_open_answer(qn_op *op, const char *bilan, const char *asg,
+                                     const redisReply *item, const redisReply *sealed);
 
 /* The value of `name` in an HGETALL reply, or NULL. */
 const redisReply *qn_hash_get(const redisReply *hash, const char *name);

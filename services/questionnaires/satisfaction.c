@@ -47,7 +47,7 @@ typedef struct sat_ctx {
     redisReply *members;                             /* the index's entries in the period, copied */
     size_t next;                                     /* the next entry to read */
     char bilan[BSL_ID_LEN + 1], asg[BSL_ID_LEN + 1]; /* the entry being read */
-    redisReply *survey; /* its {assignment hash, answers hash}, copied */
+    redisReply *answers;                             /* its answers hash, copied */
     Boussole__V1__NamedResponse **responses;
     size_t n_responses;
     size_t unreadable; /* surveys whose answers did not open: logged, not counted */
@@ -112,7 +112,7 @@ static void finish(qn_op *op)
 static void on_survey_dek(qn_op *op)
 {
     sat_ctx *sc = op->ctx;
-    const redisReply *h = sc->survey->element[1];
+    const redisReply *h = sc->answers;
     if (op->dek == NULL) {
         read_next(op); /* its key is shredded: the bilan is being erased */
         return;
@@ -132,10 +132,8 @@ static void on_survey_dek(qn_op *op)
             qn_instrument_item(op->ins, k->str) < 0) {
             continue;
         }
-        Boussole__V1__Answer *a =
-            (Boussole__V1__Answer *)qn_open_msg(op, qn_ad(op, sc->bilan, "answer", sc->asg, k->str),
-                                                &boussole__v1__answer__descriptor, v->str, v->len);
-        if (a == NULL || strcmp(a->item_id, k->str) != 0) {
+        Boussole__V1__Answer *a = qn_open_answer(op, sc->bilan, sc->asg, k, v);
+        if (a == NULL) {
             sc->unreadable++;
             read_next(op);
             return;
@@ -174,7 +172,7 @@ static void on_survey(qn_op *op)
         read_next(op); /* reopened, or never submitted: not counted */
         return;
     }
-    if ((sc->survey = qn_reply_copy(op->arena, r)) == NULL) {
+    if ((sc->answers = qn_reply_copy(op->arena, r->element[1])) == NULL) {
         qn_op_fail(op, BSL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
